@@ -1,0 +1,14 @@
+//! unetseg: U-Net segmentation of microscopy images, natively and in the browser.
+//!
+//! The same crate holds the image I/O, the original project's augmentations,
+//! the watershed post-processing, the ISBI 2012 metrics, the U-Net (burn) with
+//! its training and tiled inference, and the wasm entry points of the web page.
+
+pub mod error;
+pub mod raster;
+
+pub use error::{Error, Result};
+pub use raster::{GrayF32, GrayU8, Labels, Raster};
+
+#[cfg(not(target_family = "wasm"))]
+pub mod cli;

@@ -1,0 +1,119 @@
+//! A minimal row-major 2-D raster shared by every image-processing module.
+
+use crate::error::{Error, Result};
+
+/// A `width` x `height` grid of values stored row by row (index `y * width + x`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Raster<T> {
+    width: usize,
+    height: usize,
+    data: Vec<T>,
+}
+
+/// 8-bit grayscale image.
+pub type GrayU8 = Raster<u8>;
+/// Floating-point single-channel image (probabilities, distances, normalised pixels).
+pub type GrayF32 = Raster<f32>;
+/// Integer label image (markers, watershed output, cell instances).
+pub type Labels = Raster<i32>;
+
+impl<T: Copy> Raster<T> {
+    /// Wraps `data` as a `width` x `height` raster; fails if the length does not match.
+    pub fn new(width: usize, height: usize, data: Vec<T>) -> Result<Self> {
+        if width.checked_mul(height) != Some(data.len()) {
+            return Err(Error::invalid(format!(
+                "raster of {width}x{height} needs {} values, got {}",
+                width.saturating_mul(height),
+                data.len()
+            )));
+        }
+        Ok(Self { width, height, data })
+    }
+
+    /// A raster with every cell set to `value`.
+    pub fn filled(width: usize, height: usize, value: T) -> Self {
+        Self { width, height, data: vec![value; width * height] }
+    }
+
+    /// A raster whose cell `(x, y)` is `f(x, y)`.
+    pub fn from_fn(width: usize, height: usize, mut f: impl FnMut(usize, usize) -> T) -> Self {
+        let mut data = Vec::with_capacity(width * height);
+        for y in 0..height {
+            for x in 0..width {
+                data.push(f(x, y));
+            }
+        }
+        Self { width, height, data }
+    }
+
+    /// Number of columns.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Number of rows.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// `(width, height)`.
+    pub fn dims(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    /// The values, row-major.
+    pub fn data(&self) -> &[T] {
+        &self.data
+    }
+
+    /// The values, row-major, mutable.
+    pub fn data_mut(&mut self) -> &mut [T] {
+        &mut self.data
+    }
+
+    /// Consumes the raster and returns its row-major values.
+    pub fn into_data(self) -> Vec<T> {
+        self.data
+    }
+
+    /// Value at column `x`, row `y`. Panics when out of bounds.
+    pub fn get(&self, x: usize, y: usize) -> T {
+        debug_assert!(x < self.width && y < self.height);
+        self.data[y * self.width + x]
+    }
+
+    /// Sets the value at column `x`, row `y`. Panics when out of bounds.
+    pub fn set(&mut self, x: usize, y: usize, value: T) {
+        debug_assert!(x < self.width && y < self.height);
+        self.data[y * self.width + x] = value;
+    }
+
+    /// One row as a slice.
+    pub fn row(&self, y: usize) -> &[T] {
+        &self.data[y * self.width..(y + 1) * self.width]
+    }
+
+    /// A new raster with `f` applied to every value.
+    pub fn map<U: Copy>(&self, f: impl FnMut(T) -> U) -> Raster<U> {
+        Raster { width: self.width, height: self.height, data: self.data.iter().copied().map(f).collect() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_rejects_wrong_length() {
+        assert!(Raster::new(3, 2, vec![0u8; 5]).is_err());
+        assert!(Raster::new(3, 2, vec![0u8; 6]).is_ok());
+    }
+
+    #[test]
+    fn from_fn_is_row_major() {
+        let r = Raster::from_fn(3, 2, |x, y| (10 * y + x) as i32);
+        assert_eq!(r.data(), &[0, 1, 2, 10, 11, 12]);
+        assert_eq!(r.get(2, 1), 12);
+        assert_eq!(r.row(1), &[10, 11, 12]);
+    }
+}
