@@ -4,11 +4,24 @@
 //! the watershed post-processing, the ISBI 2012 metrics, the U-Net (burn) with
 //! its training and tiled inference, and the wasm entry points of the web page.
 
+pub mod augment;
+pub mod cells;
 pub mod error;
+pub mod imageio;
+pub mod import;
+pub mod inference;
+pub mod metrics;
+pub mod model;
+pub mod postprocess;
 pub mod raster;
+#[cfg(not(target_family = "wasm"))]
+pub mod train;
 
 pub use error::{Error, Result};
 pub use raster::{GrayF32, GrayU8, Labels, Raster};
 
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;
+
+#[cfg(target_family = "wasm")]
+pub mod web;

@@ -30,6 +30,8 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// Convert a PyTorch state_dict of the original project into unetseg weights.
     ImportPytorch(cli::import_pytorch::ImportPytorchArgs),
+    /// Serve the web page (www/, pkg/, weights/) on 127.0.0.1.
+    Serve(cli::serve::ServeArgs),
 }
 
 fn main() {
@@ -43,6 +45,7 @@ fn main() {
         Command::Forward(a) => cli::forward::run(a),
         Command::Eval(a) => cli::eval::run(a),
         Command::ImportPytorch(a) => cli::import_pytorch::run(a),
+        Command::Serve(a) => cli::serve::run(a),
     };
     if let Err(e) = outcome {
         eprintln!("error: {e}");

@@ -7,4 +7,5 @@ pub mod import_pytorch;
 pub mod metrics;
 pub mod postprocess;
 pub mod segment;
+pub mod serve;
 pub mod train;

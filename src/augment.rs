@@ -1,0 +1,1 @@
+//! The original project's training augmentations and normalisations.

@@ -1,0 +1,1 @@
+//! Instance labels and per-cell statistics derived from a post-processed segmentation.

@@ -1,0 +1,1 @@
+//! Import of PyTorch state_dicts of the original project.

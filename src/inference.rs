@@ -1,0 +1,1 @@
+//! Overlap-tile inference for images of any size.

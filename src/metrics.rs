@@ -1,0 +1,1 @@
+//! Segmentation quality metrics, including the ISBI 2012 scores.

@@ -1,0 +1,1 @@
+//! The U-Net model, its configuration and its weights file.

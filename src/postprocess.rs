@@ -1,0 +1,1 @@
+//! The 9-step watershed post-processing of the original project.

@@ -1,0 +1,1 @@
+//! wasm-bindgen entry points used by the web page.
