@@ -11,7 +11,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/unetseg/target}"
 bash scripts/setup-web.sh
 
 echo "== cargo test --release"
-cargo test --release --all-targets
+cargo test --release --lib --bins --tests
+
+echo "== benchmarks compile"
+cargo build --release --benches
+
+echo "== wasm32 library build"
 
 echo "== wasm build + browser tests"
 bash scripts/build-web.sh
