@@ -16,8 +16,6 @@ cargo test --release --lib --bins --tests
 echo "== benchmarks compile"
 cargo build --release --benches
 
-echo "== wasm32 library build"
-
-echo "== wasm build + browser tests"
+echo "== wasm32 build + browser tests"
 bash scripts/build-web.sh
 (cd tests/browser && node --test --test-reporter=spec)
