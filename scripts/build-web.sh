@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the page's wasm into pkg/: cargo (release, wasm32), wasm-bindgen
+# (--target web), then binaryen's wasm-opt from tests/browser/node_modules when
+# present (set WASM_OPT=0 to skip it). Prints the raw and gzipped wasm sizes.
+# Tools come from scripts/setup-web.sh. Skips the bindgen/opt steps when cargo's
+# output has not changed since the last run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/unetseg/target}"
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-1}"
+
+nice -n 10 cargo build --release --lib --target wasm32-unknown-unknown
+
+raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/unetseg.wasm"
+stamp=pkg/.built-from
+optimiser=tests/browser/node_modules/.bin/wasm-opt
+use_opt=0
+if [ "${WASM_OPT:-1}" != 0 ] && [ -x "$optimiser" ]; then
+    use_opt=1
+fi
+# What pkg/ was built from: cargo's wasm (size, time) and whether it was optimised.
+source_id="$(stat -c '%s %Y' "$raw") opt=$use_opt"
+
+if [ -f pkg/unetseg_bg.wasm ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$source_id" ]; then
+    echo "build-web: pkg/ is up to date"
+else
+    rm -rf pkg.tmp
+    wasm-bindgen --target web --no-typescript --out-name unetseg --out-dir pkg.tmp "$raw"
+    if [ "$use_opt" = 1 ]; then
+        echo "build-web: wasm-opt -O3 (a minute or two)"
+        # The features rustc's wasm32 target enables by default.
+        nice -n 10 "$optimiser" -O3 \
+            --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-mutable-globals --enable-reference-types --enable-multivalue \
+            pkg.tmp/unetseg_bg.wasm -o pkg.tmp/unetseg_bg.opt.wasm
+        mv pkg.tmp/unetseg_bg.opt.wasm pkg.tmp/unetseg_bg.wasm
+    fi
+    echo "$source_id" > pkg.tmp/.built-from
+    rm -rf pkg
+    mv pkg.tmp pkg
+fi
+
+bytes=$(stat -c %s pkg/unetseg_bg.wasm)
+gzipped=$(gzip -9 -c pkg/unetseg_bg.wasm | wc -c)
+echo "build-web: pkg/unetseg_bg.wasm $((bytes / 1024)) KiB raw, $((gzipped / 1024)) KiB gzipped (wasm-opt: $([ "$use_opt" = 1 ] && echo yes || echo no))"
