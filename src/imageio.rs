@@ -1,1 +1,113 @@
 //! Image reading and writing (PNG, JPEG, TIFF; 8/16-bit; multi-page).
+//!
+//! Decoding works on bytes ([`decode_pages`]) so the web page can use it; the
+//! file-path helpers ([`read_pages`], [`read_gray8`], [`read_mask`], `write_png_*`)
+//! exist only natively. Every decoded page becomes a single-channel
+//! [`GrayImage`]: colour is converted to gray with the ITU-R BT.601 luma
+//! weights (see [`decode_pages`]); alpha is dropped.
+
+mod decode;
+mod encode;
+
+pub use decode::{decode_pages, MAX_PIXELS_PER_PAGE};
+pub use encode::{encode_png_rgb, encode_png_u16, encode_png_u8};
+
+use crate::raster::{GrayF32, GrayU8, Raster};
+
+/// One decoded grayscale page, at the bit depth it was stored with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GrayImage {
+    /// 8-bit samples (0..=255).
+    U8(GrayU8),
+    /// 16-bit samples (0..=65535).
+    U16(Raster<u16>),
+}
+
+impl GrayImage {
+    /// Number of columns.
+    pub fn width(&self) -> usize {
+        match self {
+            GrayImage::U8(r) => r.width(),
+            GrayImage::U16(r) => r.width(),
+        }
+    }
+
+    /// Number of rows.
+    pub fn height(&self) -> usize {
+        match self {
+            GrayImage::U8(r) => r.height(),
+            GrayImage::U16(r) => r.height(),
+        }
+    }
+
+    /// The page as 8-bit gray.
+    ///
+    /// 8-bit data is returned unchanged. 16-bit data is min-max stretched:
+    /// `round((v - min) * 255 / (max - min))` over this page's own minimum and
+    /// maximum, so dim 16-bit microscopy (which often uses only a few thousand
+    /// levels) keeps its contrast instead of collapsing to a few values as
+    /// `v >> 8` would. A constant 16-bit page has no range to stretch and maps
+    /// to its high byte (`v >> 8`).
+    pub fn to_u8(&self) -> GrayU8 {
+        match self {
+            GrayImage::U8(r) => r.clone(),
+            GrayImage::U16(r) => {
+                let (lo, hi) = min_max(r.data());
+                if lo == hi {
+                    return r.map(|v| (v >> 8) as u8);
+                }
+                let range = u32::from(hi - lo);
+                r.map(|v| ((u32::from(v - lo) * 255 + range / 2) / range) as u8)
+            }
+        }
+    }
+
+    /// The page as floats in `[0, 1]`: 8-bit values divided by 255, 16-bit
+    /// values by 65535 (no stretching).
+    pub fn to_unit_f32(&self) -> GrayF32 {
+        match self {
+            GrayImage::U8(r) => r.map(|v| f32::from(v) / 255.0),
+            GrayImage::U16(r) => r.map(|v| f32::from(v) / 65535.0),
+        }
+    }
+}
+
+/// Smallest and largest value of a non-empty slice; `(0, 0)` when empty.
+fn min_max(values: &[u16]) -> (u16, u16) {
+    let lo = values.iter().copied().min().unwrap_or(0);
+    let hi = values.iter().copied().max().unwrap_or(0);
+    (lo, hi)
+}
+
+#[cfg(not(target_family = "wasm"))]
+mod files;
+
+#[cfg(not(target_family = "wasm"))]
+pub use files::{read_gray8, read_mask, read_pages, write_png_rgb, write_png_u16, write_png_u8};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sixteen_bit_is_min_max_stretched() {
+        let r = Raster::new(3, 1, vec![1000u16, 1500, 2000]).unwrap();
+        let g = GrayImage::U16(r);
+        assert_eq!(g.to_u8().data(), &[0, 128, 255]);
+        let u = g.to_unit_f32();
+        assert!((u.data()[2] - 2000.0 / 65535.0).abs() < 1e-7);
+    }
+
+    #[test]
+    fn constant_sixteen_bit_keeps_high_byte() {
+        let g = GrayImage::U16(Raster::filled(2, 2, 0x8040u16));
+        assert_eq!(g.to_u8().data(), &[0x80; 4]);
+    }
+
+    #[test]
+    fn eight_bit_unit_range() {
+        let g = GrayImage::U8(Raster::new(2, 1, vec![0u8, 255]).unwrap());
+        assert_eq!(g.to_unit_f32().data(), &[0.0, 1.0]);
+        assert_eq!((g.width(), g.height()), (2, 1));
+    }
+}
