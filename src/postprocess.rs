@@ -174,17 +174,14 @@ pub fn run(gray: &GrayU8, params: &PostprocessParams) -> Result<PostprocessSteps
     let max_distance = distance.data().iter().copied().fold(0.0f32, f32::max);
     let foreground_threshold = params.fg_fraction * max_distance;
     let sure_foreground = distance.map(|d| if d > foreground_threshold { 255 } else { 0 });
-    let unknown = GrayU8::from_fn(gray.width(), gray.height(), |x, y| {
-        sure_background.get(x, y).saturating_sub(sure_foreground.get(x, y))
-    });
+    let unknown_values = sure_background.data().iter().zip(sure_foreground.data()).map(|(&bg, &fg)| bg.saturating_sub(fg));
+    let unknown = GrayU8::new(gray.width(), gray.height(), unknown_values.collect())?;
     let components = components::connected_components(&sure_foreground, Connectivity::Eight);
-    let markers = Labels::from_fn(gray.width(), gray.height(), |x, y| {
-        if unknown.get(x, y) == 255 {
-            0
-        } else {
-            components.labels.get(x, y) + 1
-        }
-    });
+    let foreground_components = components.count;
+    let mut markers = components.labels;
+    for (label, &u) in markers.data_mut().iter_mut().zip(unknown.data()) {
+        *label = if u == 255 { 0 } else { *label + 1 };
+    }
     let watershed = watershed::watershed(gray, &markers)?;
     let final_mask = watershed.map(|label| if label == 1 { 255 } else { 0 });
     Ok(PostprocessSteps {
@@ -198,7 +195,7 @@ pub fn run(gray: &GrayU8, params: &PostprocessParams) -> Result<PostprocessSteps
         foreground_threshold,
         sure_foreground,
         unknown,
-        foreground_components: components.count,
+        foreground_components,
         markers,
         watershed,
         final_mask,

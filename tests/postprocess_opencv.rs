@@ -4,14 +4,17 @@
 //! which runs the original project's `post_processing.py` code path with cv2
 //! on the held-out slices 24-26 (masks and raw images), on a few parameter
 //! variants and on small synthetic images. `manifest.json` holds each case's
-//! scalars and an FNV-1a hash of every intermediate; some cases also store
-//! their markers, watershed labels and distance maps as PNGs.
+//! scalars and an FNV-1a hash of every intermediate (and of the 4-connected
+//! cells of the final image with their statistics, from
+//! `cv2.connectedComponentsWithStats`); some cases also store their markers,
+//! watershed labels and distance maps as PNGs.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use unetseg::cells::Cells;
 use unetseg::postprocess::{self, distance, DistanceKind, PostprocessParams, PostprocessSteps, Threshold};
 use unetseg::{GrayF32, GrayU8, Labels};
 
@@ -292,4 +295,41 @@ fn final_image_matches_opencv() {
         check_hash(&mut failures, &case, "final", hash_u8(&steps.final_mask));
     }
     report(failures);
+}
+
+/// The cells of the final image against `cv2.connectedComponentsWithStats(final,
+/// connectivity=4)`: count, label image and statistics table.
+#[test]
+fn cells_match_opencv_connected_components_with_stats() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let cells = Cells::from_segmentation(&case.run().final_mask);
+        let count = case.scalar("cells").as_u64().unwrap() as usize;
+        if cells.count() != count {
+            failures.push(format!("{}: {} cells vs OpenCV {count}", case.name, cells.count()));
+        }
+        check_hash(&mut failures, &case, "cells", hash_i32(&cells.labels));
+        check_hash(&mut failures, &case, "cells_csv", fnv1a64(cells.to_csv().bytes()));
+    }
+    report(failures);
+}
+
+/// On real masks the flooding reaches every pixel except the odd one walled in
+/// by watershed lines on all four sides (OpenCV leaves those 0 too: slices
+/// 24 and 25 have 2 and 1 of them).
+#[test]
+fn watershed_reaches_all_but_walled_in_pixels_on_real_masks() {
+    for n in [24, 25, 26] {
+        let mask = read_gray8(&repo_path(&format!("tests/data/masks/{n}.png")));
+        let s = postprocess::run(&mask, &PostprocessParams::default()).unwrap();
+        let (w, ws) = (s.watershed.width(), s.watershed.data());
+        let unlabelled: Vec<usize> = (0..ws.len()).filter(|&i| ws[i] == 0).collect();
+        assert!(unlabelled.len() <= 3, "mask {n}: {} unlabelled pixels", unlabelled.len());
+        for i in unlabelled {
+            for j in [i - 1, i + 1, i - w, i + w] {
+                assert!(ws[j] <= 0, "mask {n}: unlabelled pixel {i} touches basin {}", ws[j]);
+            }
+        }
+        assert!(s.foreground_components > 100, "mask {n}: only {} membrane cores", s.foreground_components);
+    }
 }

@@ -34,31 +34,34 @@ pub struct Components {
 /// (see the module documentation for the numbering).
 pub fn connected_components(mask: &GrayU8, connectivity: Connectivity) -> Components {
     let (width, height) = mask.dims();
+    let src = mask.data();
     let mut labels = Labels::filled(width, height, 0);
     let mut stack = Vec::new();
     let mut count = 0usize;
-    let mut visit = |x: usize, y: usize, labels: &mut Labels| {
-        let i = y * width + x;
-        if mask.data()[i] == 0 || labels.data()[i] != 0 {
-            return;
+    // Starts a new component at foreground pixel `i` unless it is already labelled.
+    let mut visit = |i: usize, labels: &mut Labels| {
+        if labels.data()[i] == 0 {
+            count += 1;
+            flood(mask, labels, connectivity, i, count as i32, &mut stack);
         }
-        count += 1;
-        flood(mask, labels, connectivity, i, count as i32, &mut stack);
     };
     match connectivity {
         Connectivity::Four => {
-            for y in 0..height {
-                for x in 0..width {
-                    visit(x, y, &mut labels);
+            for i in 0..src.len() {
+                if src[i] != 0 {
+                    visit(i, &mut labels);
                 }
             }
         }
         Connectivity::Eight => {
             for y in (0..height).step_by(2) {
                 for x in (0..width).step_by(2) {
-                    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                        if x + dx < width && y + dy < height {
-                            visit(x + dx, y + dy, &mut labels);
+                    for r in y..(y + 2).min(height) {
+                        for c in x..(x + 2).min(width) {
+                            let i = r * width + c;
+                            if src[i] != 0 {
+                                visit(i, &mut labels);
+                            }
                         }
                     }
                 }
@@ -77,20 +80,37 @@ fn flood(mask: &GrayU8, labels: &mut Labels, connectivity: Connectivity, start: 
     stack.push(start);
     while let Some(i) = stack.pop() {
         let (x, y) = (i % width, i / width);
-        let x_lo = x.saturating_sub(1);
-        let x_hi = (x + 1).min(width - 1);
-        let y_lo = y.saturating_sub(1);
-        let y_hi = (y + 1).min(height - 1);
-        for ny in y_lo..=y_hi {
-            for nx in x_lo..=x_hi {
-                if connectivity == Connectivity::Four && nx != x && ny != y {
-                    continue;
-                }
-                let j = ny * width + nx;
-                if src[j] != 0 && dst[j] == 0 {
-                    dst[j] = label;
-                    stack.push(j);
-                }
+        let (left, right, up, down) = (x > 0, x + 1 < width, y > 0, y + 1 < height);
+        let mut visit = |j: usize| {
+            if src[j] != 0 && dst[j] == 0 {
+                dst[j] = label;
+                stack.push(j);
+            }
+        };
+        if left {
+            visit(i - 1);
+        }
+        if right {
+            visit(i + 1);
+        }
+        if up {
+            visit(i - width);
+        }
+        if down {
+            visit(i + width);
+        }
+        if connectivity == Connectivity::Eight {
+            if up && left {
+                visit(i - width - 1);
+            }
+            if up && right {
+                visit(i - width + 1);
+            }
+            if down && left {
+                visit(i + width - 1);
+            }
+            if down && right {
+                visit(i + width + 1);
             }
         }
     }

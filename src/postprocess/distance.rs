@@ -63,16 +63,14 @@ pub fn opencv_chamfer5(image: &GrayU8) -> GrayF32 {
     }
 
     // Backward pass: bottom-right to top-left with the mirrored half of the mask.
-    let mut out = vec![0.0f32; width * height];
     for y in (0..height).rev() {
         let base = (y + PAD) * stride + PAD;
-        for x in (0..width).rev() {
-            let i = base + x;
-            let mut d = buf[i];
+        for i in (base..base + width).rev() {
+            let d = buf[i];
             if d > EDGE {
                 let down2 = i + 2 * stride;
                 let down1 = i + stride;
-                d = d
+                buf[i] = d
                     .min(buf[down2 + 1] + KNIGHT)
                     .min(buf[down2 - 1] + KNIGHT)
                     .min(buf[down1 + 2] + KNIGHT)
@@ -81,12 +79,16 @@ pub fn opencv_chamfer5(image: &GrayU8) -> GrayF32 {
                     .min(buf[down1 - 1] + DIAGONAL)
                     .min(buf[down1 - 2] + KNIGHT)
                     .min(buf[i + 1] + EDGE);
-                buf[i] = d;
             }
-            out[y * width + x] = d;
         }
     }
-    GrayF32::new(width, height, out).expect("output has the input's size")
+    // Drop the padding in place: each row moves to an earlier position.
+    for y in 0..height {
+        let from = (y + PAD) * stride + PAD;
+        buf.copy_within(from..from + width, y * width);
+    }
+    buf.truncate(width * height);
+    GrayF32::new(width, height, buf).expect("output has the input's size")
 }
 
 /// Exact Euclidean distance from each non-zero pixel to the nearest zero pixel

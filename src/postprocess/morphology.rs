@@ -29,7 +29,8 @@ pub fn close(image: &GrayU8, size: usize) -> GrayU8 {
     erode(&dilate(image, size), size)
 }
 
-/// Separable rectangular filter: `combine` (max or min) over rows, then over columns.
+/// Separable rectangular filter: `combine` (max or min) over columns, then in
+/// place over rows.
 fn window_filter<F: Fn(u8, u8) -> u8 + Copy>(image: &GrayU8, size: usize, combine: F) -> GrayU8 {
     let (width, height) = image.dims();
     if size <= 1 || width == 0 || height == 0 {
@@ -38,31 +39,32 @@ fn window_filter<F: Fn(u8, u8) -> u8 + Copy>(image: &GrayU8, size: usize, combin
     let before = size / 2;
     let after = size - 1 - before;
 
-    let mut rows = image.clone();
-    for (src, dst) in image.data().chunks_exact(width).zip(rows.data_mut().chunks_exact_mut(width)) {
-        filter_line(src, dst, before, after, combine);
-    }
-
-    let mut out = rows.clone();
+    let mut out = image.clone();
     for (y, dst) in out.data_mut().chunks_exact_mut(width).enumerate() {
         let lo = y.saturating_sub(before);
         let hi = (y + after).min(height - 1);
         for r in (lo..=hi).filter(|&r| r != y) {
-            for (d, &s) in dst.iter_mut().zip(rows.row(r)) {
-                *d = combine(*d, s);
-            }
+            combine_into(dst, image.row(r), combine);
+        }
+    }
+
+    let mut src = vec![0u8; width];
+    for dst in out.data_mut().chunks_exact_mut(width) {
+        src.copy_from_slice(dst);
+        // dst[i] combines src[i - before ..= i + after], clipped: one shifted pass per offset.
+        for offset in 1..=before.min(width - 1) {
+            combine_into(&mut dst[offset..], &src[..width - offset], combine);
+        }
+        for offset in 1..=after.min(width - 1) {
+            combine_into(&mut dst[..width - offset], &src[offset..], combine);
         }
     }
     out
 }
 
-/// One-dimensional window filter: `dst[i]` combines `src[i - before ..= i + after]`
-/// clipped to the line.
-fn filter_line<F: Fn(u8, u8) -> u8>(src: &[u8], dst: &mut [u8], before: usize, after: usize, combine: F) {
-    let n = src.len();
-    for (i, d) in dst.iter_mut().enumerate() {
-        let lo = i.saturating_sub(before);
-        let hi = (i + after).min(n - 1);
-        *d = src[lo..=hi].iter().copied().fold(src[i], &combine);
+/// `dst[i] = combine(dst[i], src[i])` over two equally long slices.
+fn combine_into<F: Fn(u8, u8) -> u8>(dst: &mut [u8], src: &[u8], combine: F) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = combine(*d, s);
     }
 }

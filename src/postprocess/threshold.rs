@@ -10,10 +10,7 @@ use crate::raster::GrayU8;
 /// variance of the classes `<= t` and `> t`. An image with a single gray
 /// value (or an empty one) has no split and gets level 0, as in OpenCV.
 pub fn otsu_level(image: &GrayU8) -> u8 {
-    let mut histogram = [0u32; 256];
-    for &v in image.data() {
-        histogram[v as usize] += 1;
-    }
+    let histogram = histogram(image);
     let count = image.data().len();
     if count == 0 {
         return 0;
@@ -46,6 +43,28 @@ pub fn otsu_level(image: &GrayU8) -> u8 {
         }
     }
     best_level
+}
+
+/// Number of pixels of each gray value.
+fn histogram(image: &GrayU8) -> [u32; 256] {
+    // Four partial histograms let consecutive equal pixels update different counters.
+    let mut partial = [[0u32; 256]; 4];
+    let chunks = image.data().chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        partial[0][c[0] as usize] += 1;
+        partial[1][c[1] as usize] += 1;
+        partial[2][c[2] as usize] += 1;
+        partial[3][c[3] as usize] += 1;
+    }
+    for &v in rest {
+        partial[0][v as usize] += 1;
+    }
+    let mut total = [0u32; 256];
+    for (i, t) in total.iter_mut().enumerate() {
+        *t = partial.iter().map(|p| p[i]).sum();
+    }
+    total
 }
 
 /// Binarises `image` at `level`: pixels `> level` become 255 and the others 0

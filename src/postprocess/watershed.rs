@@ -22,9 +22,10 @@ use crate::raster::{GrayU8, Labels};
 /// Label of watershed lines and of the image frame in the output.
 pub const WATERSHED_LINE: i32 = -1;
 
-/// Marks a pixel waiting in a queue (OpenCV's `IN_QUEUE`).
+/// Label values at or below this mark pixels waiting in a queue (OpenCV's
+/// `IN_QUEUE`); see [`Queues`] for what the value encodes.
 const IN_QUEUE: i32 = -2;
-/// End of a queue's linked list.
+/// No pixel (an empty queue's head and tail).
 const NONE: u32 = u32::MAX;
 /// Number of priority levels (8-bit differences).
 const LEVELS: usize = 256;
@@ -32,7 +33,8 @@ const LEVELS: usize = 256;
 /// Floods `markers` (positive = seed labels, 0 = unknown) over `gray` and
 /// returns the labels: every reached pixel gets the label of its basin, or
 /// [`WATERSHED_LINE`] between basins and on the image frame.
-/// Fails when the two rasters differ in size.
+/// Fails when the two rasters differ in size or the image has more than
+/// `i32::MAX - 2` pixels.
 pub fn watershed(gray: &GrayU8, markers: &Labels) -> Result<Labels> {
     if gray.dims() != markers.dims() {
         return Err(Error::invalid(format!(
@@ -44,12 +46,15 @@ pub fn watershed(gray: &GrayU8, markers: &Labels) -> Result<Labels> {
         )));
     }
     let (width, height) = gray.dims();
+    if width * height > (i32::MAX - 2) as usize {
+        return Err(Error::invalid(format!("watershed: a {width}x{height} image is too large")));
+    }
     let mut labels = markers.clone();
     let m = labels.data_mut();
     let img = gray.data();
     let diff = |a: usize, b: usize| img[a].abs_diff(img[b]) as usize;
 
-    let mut queues = Queues::new(width * height);
+    let mut queues = Queues::new();
     if height > 0 && width > 0 {
         m[..width].fill(WATERSHED_LINE);
         m[(height - 1) * width..].fill(WATERSHED_LINE);
@@ -72,8 +77,7 @@ pub fn watershed(gray: &GrayU8, markers: &Labels) -> Result<Labels> {
                 }
             }
             if level < LEVELS {
-                queues.push(level, i);
-                m[i] = IN_QUEUE;
+                queues.push(m, level, i);
             }
         }
     }
@@ -88,7 +92,7 @@ pub fn watershed(gray: &GrayU8, markers: &Labels) -> Result<Labels> {
                 None => break,
             }
         }
-        let i = queues.pop(active);
+        let i = queues.pop(m, active);
 
         let mut label = 0;
         for n in [i - 1, i + 1, i - width, i + width] {
@@ -109,44 +113,55 @@ pub fn watershed(gray: &GrayU8, markers: &Labels) -> Result<Labels> {
         for n in [i - 1, i + 1, i - width, i + width] {
             if m[n] == 0 {
                 let level = diff(i, n);
-                queues.push(level, n);
+                queues.push(m, level, n);
                 active = active.min(level);
-                m[n] = IN_QUEUE;
             }
         }
     }
     Ok(labels)
 }
 
-/// 256 FIFO queues of pixel indices. Each pixel is queued at most once, so a
-/// per-pixel link chains the queues without allocating nodes.
+/// 256 FIFO queues of pixels, as singly linked lists threaded through the
+/// label array itself: a queued pixel holds `IN_QUEUE - k`, where `k` is 0 at
+/// the tail of its queue and otherwise 1 + the index of the pixel queued after
+/// it. Each pixel is queued at most once, so this needs no extra memory, and
+/// every queued value stays below -1, distinct from labels, 0 and lines.
 struct Queues {
     first: [u32; LEVELS],
     last: [u32; LEVELS],
-    next: Vec<u32>,
+    /// Bit `l` is set while queue `l` is non-empty.
+    occupied: [u64; LEVELS / 64],
 }
 
 impl Queues {
-    fn new(pixels: usize) -> Self {
-        Self { first: [NONE; LEVELS], last: [NONE; LEVELS], next: vec![NONE; pixels] }
+    fn new() -> Self {
+        Self { first: [NONE; LEVELS], last: [NONE; LEVELS], occupied: [0; LEVELS / 64] }
     }
 
-    fn push(&mut self, level: usize, pixel: usize) {
-        let p = pixel as u32;
-        self.next[pixel] = NONE;
+    /// Appends `pixel` to queue `level`, marking it as queued in `labels`.
+    fn push(&mut self, labels: &mut [i32], level: usize, pixel: usize) {
+        labels[pixel] = IN_QUEUE;
         match self.last[level] {
-            NONE => self.first[level] = p,
-            tail => self.next[tail as usize] = p,
+            NONE => {
+                self.first[level] = pixel as u32;
+                self.occupied[level / 64] |= 1 << (level % 64);
+            }
+            tail => labels[tail as usize] = IN_QUEUE - (pixel as i32 + 1),
         }
-        self.last[level] = p;
+        self.last[level] = pixel as u32;
     }
 
-    /// Removes and returns the oldest pixel of a non-empty queue.
-    fn pop(&mut self, level: usize) -> usize {
+    /// Removes and returns the oldest pixel of a non-empty queue. Its entry in
+    /// `labels` still holds the queue mark; the caller overwrites it.
+    fn pop(&mut self, labels: &[i32], level: usize) -> usize {
         let pixel = self.first[level] as usize;
-        self.first[level] = self.next[pixel];
-        if self.first[level] == NONE {
-            self.last[level] = NONE;
+        match IN_QUEUE - labels[pixel] {
+            0 => {
+                self.first[level] = NONE;
+                self.last[level] = NONE;
+                self.occupied[level / 64] &= !(1 << (level % 64));
+            }
+            k => self.first[level] = (k - 1) as u32,
         }
         pixel
     }
@@ -157,6 +172,20 @@ impl Queues {
 
     /// The lowest non-empty level at or above `from`.
     fn first_non_empty(&self, from: usize) -> Option<usize> {
-        (from..LEVELS).find(|&l| self.first[l] != NONE)
+        if from >= LEVELS {
+            return None;
+        }
+        let mut word = from / 64;
+        let mut bits = self.occupied[word] & (u64::MAX << (from % 64));
+        loop {
+            if bits != 0 {
+                return Some(word * 64 + bits.trailing_zeros() as usize);
+            }
+            word += 1;
+            if word == self.occupied.len() {
+                return None;
+            }
+            bits = self.occupied[word];
+        }
     }
 }
