@@ -1,1 +1,17 @@
 //! The U-Net model, its configuration and its weights file.
+//!
+//! - [`config`]: [`UNetConfig`] with the `seed` (original CleanU_Net) and `compact` presets
+//!   and the input/output size arithmetic;
+//! - [`unet`]: the burn network [`UNet`] (runs on any burn device: Flex CPU, wgpu, WebGPU);
+//! - [`weights`]: one safetensors file holding the config and the tensors, and the
+//!   shipped default weights.
+
+pub mod config;
+pub mod unet;
+pub mod weights;
+
+pub use config::{Padding, UNetConfig};
+pub use unet::{DoubleConv, DownBlock, UNet, UpBlock};
+#[cfg(not(target_family = "wasm"))]
+pub use weights::{default_weights_bytes, load, save};
+pub use weights::{load_from_bytes, read_config, to_bytes, Precision};

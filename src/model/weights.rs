@@ -1,0 +1,124 @@
+//! The weights file: one safetensors file whose `__metadata__` carries the
+//! architecture (`unetseg_config`, JSON of [`UNetConfig`]) and a format tag
+//! (`format` = `unetseg-weights-1`), so loading never needs the architecture by hand.
+//! Tensors are named by their burn paths (see [`super::unet`]) and stored in f32 or f16.
+
+use burn::store::{HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+
+use super::config::UNetConfig;
+use super::unet::UNet;
+use crate::{Error, Result};
+
+/// Value of the `format` metadata key that marks a unetseg weights file.
+pub const FORMAT: &str = "unetseg-weights-1";
+/// Metadata key holding the JSON of the [`UNetConfig`].
+pub const CONFIG_KEY: &str = "unetseg_config";
+/// Largest safetensors header accepted (the real one is a few KB).
+const MAX_HEADER_BYTES: u64 = 16 << 20;
+
+/// Storage precision of the tensors in a weights file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// 32-bit floats: exact.
+    F32,
+    /// 16-bit floats: half the size; loaded back as f32.
+    F16,
+}
+
+/// Serialises `model` (config + tensors) into the bytes of a weights file.
+pub fn to_bytes(model: &UNet, precision: Precision) -> Result<Vec<u8>> {
+    let config_json = serde_json::to_string(model.config())
+        .map_err(|e| Error::invalid(format!("cannot serialise the model config: {e}")))?;
+    let mut store = SafetensorsStore::from_bytes(None)
+        .metadata("format", FORMAT)
+        .metadata(CONFIG_KEY, config_json);
+    if precision == Precision::F16 {
+        store = store.with_to_adapter(HalfPrecisionAdapter::new());
+    }
+    model
+        .save_into(&mut store)
+        .map_err(|e| Error::invalid(format!("cannot serialise the model weights: {e}")))?;
+    store.get_bytes().map_err(|e| Error::invalid(format!("cannot serialise the model weights: {e}")))
+}
+
+/// Reads the [`UNetConfig`] from the header of the weights file `bytes` (`name` is used in errors).
+pub fn read_config(bytes: &[u8], name: &str) -> Result<UNetConfig> {
+    read_header(bytes, name).map(|(config, _)| config)
+}
+
+/// The config and whether any tensor is stored in f16, from the header of a weights file.
+fn read_header(bytes: &[u8], name: &str) -> Result<(UNetConfig, bool)> {
+    let not_weights = |why: &str| Error::file(name, format!("not a unetseg weights file: {why}"));
+    let header_len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+        .ok_or_else(|| not_weights("shorter than a safetensors header"))?;
+    if header_len > MAX_HEADER_BYTES || 8 + header_len > bytes.len() as u64 {
+        return Err(not_weights("the safetensors header length is out of range (corrupt or truncated file)"));
+    }
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len as usize])
+        .map_err(|e| not_weights(&format!("the safetensors header is not valid JSON ({e})")))?;
+    let metadata = header
+        .get("__metadata__")
+        .ok_or_else(|| not_weights("the safetensors file has no metadata"))?;
+    if metadata.get("format").and_then(|v| v.as_str()) != Some(FORMAT) {
+        return Err(not_weights(&format!("the metadata has no format = \"{FORMAT}\"")));
+    }
+    let config_json = metadata
+        .get(CONFIG_KEY)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| not_weights(&format!("the metadata has no {CONFIG_KEY}")))?;
+    let config: UNetConfig = serde_json::from_str(config_json)
+        .map_err(|e| Error::file(name, format!("invalid {CONFIG_KEY} in the metadata: {e}")))?;
+    config.validate().map_err(|e| Error::file(name, e))?;
+    let half = header
+        .as_object()
+        .is_some_and(|tensors| tensors.values().any(|t| t.get("dtype").and_then(|d| d.as_str()) == Some("F16")));
+    Ok((config, half))
+}
+
+/// Builds the network described by the weights file `bytes` on `device` and loads its
+/// tensors (f16 files are widened to f32). `name` (a path or URL) is used in errors.
+pub fn load_from_bytes(bytes: &[u8], name: &str, device: &Device) -> Result<UNet> {
+    let (config, half) = read_header(bytes, name)?;
+    let mut model = UNet::new(&config, device).map_err(|e| Error::file(name, e))?;
+    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec())).validate(true).allow_partial(false);
+    if half {
+        // Widens the f16 tensors to f32 (the adapter converts in whichever direction the source is not).
+        store = store.with_from_adapter(HalfPrecisionAdapter::new());
+    }
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| Error::file(name, format!("cannot load the weights: {e}")))?;
+    if !result.unused.is_empty() {
+        return Err(Error::file(
+            name,
+            format!("the file holds tensors the model does not have: {}", result.unused.join(", ")),
+        ));
+    }
+    Ok(model)
+}
+
+/// Writes `model` as a weights file at `path`.
+#[cfg(not(target_family = "wasm"))]
+pub fn save(model: &UNet, path: impl AsRef<std::path::Path>, precision: Precision) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = to_bytes(model, precision)?;
+    std::fs::write(path, bytes).map_err(|e| Error::file(path, format!("cannot write: {e}")))
+}
+
+/// Reads the weights file at `path` and builds its network on `device`.
+#[cfg(not(target_family = "wasm"))]
+pub fn load(path: impl AsRef<std::path::Path>, device: &Device) -> Result<UNet> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    load_from_bytes(&bytes, &path.display().to_string(), device)
+}
+
+/// The shipped default weights (`weights/default.safetensors`, the `compact` preset
+/// trained on ISBI 2012; see `weights/README.md`), embedded in the native binary.
+#[cfg(not(target_family = "wasm"))]
+pub fn default_weights_bytes() -> &'static [u8] {
+    include_bytes!("../../weights/default.safetensors")
+}
