@@ -1,1 +1,88 @@
-//! Overlap-tile inference for images of any size.
+//! Overlap-tile inference for images of any size, natively and in the browser.
+//!
+//! Like the original project, the image is min-max normalised to `[0, 1]` (once,
+//! over the whole image, so that tiles agree), mirror-padded at its borders
+//! (symmetric), cut into overlapping network inputs, predicted, blended (overlaps
+//! averaged) and cropped back to its own size. The result is the foreground (cell)
+//! probability: the softmax of the logits, class 1.
+//!
+//! - [`tiling`]: where the tiles go (pure geometry, no tensors);
+//! - [`runner`]: tile inputs out, tile predictions in, blending (no tensors);
+//! - here: the network call between the two, as a blocking loop
+//!   ([`predict_probability`]) and as an `async` one for backends whose read-back
+//!   must be awaited, such as WebGPU in the browser ([`predict_probability_async`]).
+//!
+//! Memory stays bounded for huge images: only one batch of tiles exists as a tensor
+//! at a time (see [`TileOptions`]), and no padded copy of the image is built.
+
+pub mod runner;
+pub mod tiling;
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Tensor, TensorData};
+
+pub use runner::{MinMax, TileBatch, TileRunner};
+pub use tiling::{TileOptions, TilePlan};
+
+use crate::model::UNet;
+use crate::{Error, GrayF32, Raster, Result};
+
+/// Foreground probability map of `image` (any size, any pixel type) predicted tile
+/// by tile; `progress(done, total)` is called after each batch of tiles.
+pub fn predict_probability<T: Copy + Into<f32>>(
+    model: &UNet,
+    image: &Raster<T>,
+    options: &TileOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<GrayF32> {
+    let mut runner = TileRunner::new(model.config(), image, options)?;
+    while let Some(batch) = runner.next_batch() {
+        let tiles = batch.tiles.clone();
+        let data = foreground_probability(model, batch)?
+            .try_into_data()
+            .map_err(|e| Error::invalid(format!("reading the prediction back failed: {e:?}")))?;
+        runner.accept(tiles, probabilities(&data)?)?;
+        progress(runner.done(), runner.total());
+    }
+    runner.finish()
+}
+
+/// [`predict_probability`] for backends whose read-back is asynchronous (WebGPU in
+/// the browser): the same tiles, blending and result, awaiting each batch's data.
+pub async fn predict_probability_async<T: Copy + Into<f32>>(
+    model: &UNet,
+    image: &Raster<T>,
+    options: &TileOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<GrayF32> {
+    let mut runner = TileRunner::new(model.config(), image, options)?;
+    while let Some(batch) = runner.next_batch() {
+        let tiles = batch.tiles.clone();
+        let data = foreground_probability(model, batch)?
+            .into_data_async()
+            .await
+            .map_err(|e| Error::invalid(format!("reading the prediction back failed: {e:?}")))?;
+        runner.accept(tiles, probabilities(&data)?)?;
+        progress(runner.done(), runner.total());
+    }
+    runner.finish()
+}
+
+/// The network's class-1 softmax `[tiles, 1, H', W']` for one batch of tile inputs.
+fn foreground_probability(model: &UNet, batch: TileBatch) -> Result<Tensor<4>> {
+    if model.config().classes < 2 {
+        return Err(Error::invalid(format!(
+            "a foreground probability needs a network with at least 2 classes, this one has {}",
+            model.config().classes
+        )));
+    }
+    let device = model.conv_out.weight.device();
+    let input = Tensor::<4>::from_data(TensorData::new(batch.input, batch.shape), &device);
+    Ok(softmax(model.forward(input), 1).narrow(1, 1, 1))
+}
+
+/// The `f32` values of read-back tensor data.
+fn probabilities(data: &TensorData) -> Result<&[f32]> {
+    data.as_slice::<f32>()
+        .map_err(|e| Error::invalid(format!("the network returned {:?} data instead of f32: {e:?}", data.dtype())))
+}

@@ -1,0 +1,213 @@
+//! The tensor-free half of tiled inference: cuts normalised, mirror-padded tile
+//! inputs out of the image batch by batch, and blends the predicted tiles back.
+//!
+//! The network call sits between [`TileRunner::next_batch`] and
+//! [`TileRunner::accept`], so the same runner drives a blocking native loop and an
+//! `async` loop that awaits each read-back (WebGPU in the browser).
+//!
+//! Memory: the image itself, one batch of tile inputs, and one `f32` accumulator of
+//! the image's size. Overlapping predictions are averaged with equal weights (what
+//! the original does); since the tile grid is regular, each pixel's number of
+//! predictions is `coverage_x[x] * coverage_y[y]` and needs no image of its own.
+
+use core::ops::Range;
+
+use super::tiling::{mirror_index, TileOptions, TilePlan};
+use crate::model::UNetConfig;
+use crate::{Error, GrayF32, Raster, Result};
+
+/// Min-max normalisation to `[0, 1]`, as the original does before the network,
+/// measured once over the whole image so that every tile is scaled alike (no seams).
+/// A constant image maps to all zeros.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MinMax {
+    /// Smallest value of the image.
+    pub min: f32,
+    /// Largest value of the image.
+    pub max: f32,
+}
+
+impl MinMax {
+    /// The range of `values` (`0..0` when empty).
+    pub fn of<T: Copy + Into<f32>>(values: &[T]) -> Self {
+        let mut it = values.iter().map(|&v| v.into());
+        let first = it.next().unwrap_or(0.0);
+        let (min, max) = it.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        Self { min, max }
+    }
+
+    /// `value` mapped to `[0, 1]`.
+    pub fn apply(&self, value: f32) -> f32 {
+        if self.max > self.min {
+            (value - self.min) / (self.max - self.min)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Network inputs for a run of consecutive tiles.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TileBatch {
+    /// Indices of the tiles, in plan order.
+    pub tiles: Range<usize>,
+    /// `[tiles, 1, height, width]` of [`input`](Self::input).
+    pub shape: [usize; 4],
+    /// Normalised pixels, tile after tile, row-major.
+    pub input: Vec<f32>,
+}
+
+/// Drives the tiled prediction of one image: hands out input batches, takes back the
+/// foreground probability of each, and assembles the full-size probability map.
+pub struct TileRunner<'a, T> {
+    image: &'a Raster<T>,
+    plan: TilePlan,
+    scale: MinMax,
+    batch: usize,
+    next: usize,
+    done: usize,
+    sum: Vec<f32>,
+}
+
+impl<'a, T: Copy + Into<f32>> TileRunner<'a, T> {
+    /// Plans the tiles of `image` for a network built from `config`.
+    pub fn new(config: &UNetConfig, image: &'a Raster<T>, options: &TileOptions) -> Result<Self> {
+        if options.batch == 0 {
+            return Err(Error::invalid("the tile batch size must be at least 1"));
+        }
+        let plan = TilePlan::new(config, image.width(), image.height(), options)?;
+        Ok(Self {
+            image,
+            plan,
+            scale: MinMax::of(image.data()),
+            batch: options.batch,
+            next: 0,
+            done: 0,
+            sum: vec![0.0; image.width() * image.height()],
+        })
+    }
+
+    /// The tile plan.
+    pub fn plan(&self) -> &TilePlan {
+        &self.plan
+    }
+
+    /// The normalisation applied to every input pixel.
+    pub fn scale(&self) -> MinMax {
+        self.scale
+    }
+
+    /// Number of tiles in the plan.
+    pub fn total(&self) -> usize {
+        self.plan.tile_count()
+    }
+
+    /// Number of tiles whose prediction has been accepted.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    /// The inputs of the next tiles, or `None` once every tile has been handed out.
+    pub fn next_batch(&mut self) -> Option<TileBatch> {
+        let total = self.total();
+        if self.next >= total {
+            return None;
+        }
+        let tiles = self.next..(self.next + self.batch).min(total);
+        self.next = tiles.end;
+        let (w, h) = self.plan.input_size();
+        let mut input = Vec::with_capacity(tiles.len() * w * h);
+        for index in tiles.clone() {
+            self.extend_with_tile_input(index, &mut input);
+        }
+        Some(TileBatch { shape: [tiles.len(), 1, h, w], tiles, input })
+    }
+
+    /// Appends the normalised, mirror-padded input of tile `index` to `out`.
+    fn extend_with_tile_input(&self, index: usize, out: &mut Vec<f32>) {
+        let tile = self.plan.tile(index);
+        let (w, h) = self.plan.input_size();
+        let context = self.plan.context as isize;
+        let (iw, ih) = self.image.dims();
+        let columns: Vec<usize> = (0..w).map(|i| mirror_index(tile.core_x - context + i as isize, iw)).collect();
+        for j in 0..h {
+            let row = self.image.row(mirror_index(tile.core_y - context + j as isize, ih));
+            out.extend(columns.iter().map(|&x| self.scale.apply(row[x].into())));
+        }
+    }
+
+    /// Takes the foreground probabilities predicted for `tiles` (the network output,
+    /// `[tiles, output height, output width]` row-major) and adds their cores to the map.
+    pub fn accept(&mut self, tiles: Range<usize>, probability: &[f32]) -> Result<()> {
+        let (ow, oh) = self.plan.output_size;
+        if tiles.end > self.next || tiles.start > tiles.end || probability.len() != tiles.len() * ow * oh {
+            return Err(Error::invalid(format!(
+                "tile prediction of {} values does not match tiles {tiles:?} of {ow}x{oh} (handed out: {})",
+                probability.len(),
+                self.next
+            )));
+        }
+        let (iw, ih) = self.image.dims();
+        let (core_w, core_h) = (self.plan.x.core as isize, self.plan.y.core as isize);
+        let offset = self.plan.output_offset as isize;
+        for (k, index) in tiles.clone().enumerate() {
+            let tile = self.plan.tile(index);
+            let out = &probability[k * ow * oh..(k + 1) * ow * oh];
+            let xs = tile.core_x.max(0)..(tile.core_x + core_w).min(iw as isize);
+            let ys = tile.core_y.max(0)..(tile.core_y + core_h).min(ih as isize);
+            for y in ys {
+                let oy = (y - tile.core_y + offset) as usize;
+                let src = &out[oy * ow..(oy + 1) * ow];
+                let dst = &mut self.sum[y as usize * iw..(y as usize + 1) * iw];
+                for x in xs.clone() {
+                    dst[x as usize] += src[(x - tile.core_x + offset) as usize];
+                }
+            }
+        }
+        self.done += tiles.len();
+        Ok(())
+    }
+
+    /// The blended probability map, once every tile has been accepted.
+    pub fn finish(self) -> Result<GrayF32> {
+        if self.done != self.total() {
+            return Err(Error::invalid(format!(
+                "tiled inference finished with {} of {} tiles predicted",
+                self.done,
+                self.total()
+            )));
+        }
+        let (iw, ih) = self.image.dims();
+        let cover_x = self.plan.x.coverage();
+        let cover_y = self.plan.y.coverage();
+        let mut sum = self.sum;
+        for (y, row) in sum.chunks_mut(iw).enumerate() {
+            for (v, &cx) in row.iter_mut().zip(&cover_x) {
+                *v /= (cx * cover_y[y]) as f32;
+            }
+        }
+        Raster::new(iw, ih, sum)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_max_scales_to_unit_range() {
+        let scale = MinMax::of(&[10u8, 20, 30]);
+        assert_eq!((scale.apply(10.0), scale.apply(20.0), scale.apply(30.0)), (0.0, 0.5, 1.0));
+        assert_eq!(MinMax::of(&[7u8, 7]).apply(7.0), 0.0);
+    }
+
+    #[test]
+    fn accept_rejects_wrong_sizes_and_unissued_tiles() {
+        let image = GrayF32::filled(20, 20, 1.0);
+        let mut runner = TileRunner::new(&UNetConfig::compact(), &image, &TileOptions::default()).unwrap();
+        assert!(runner.accept(0..1, &[0.0; 4]).is_err());
+        let batch = runner.next_batch().unwrap();
+        assert!(runner.accept(batch.tiles.clone(), &[0.0; 3]).is_err());
+        assert!(runner.finish().is_err());
+    }
+}
