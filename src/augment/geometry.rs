@@ -65,6 +65,9 @@ impl Padding {
 /// `n = 3`, `..., -2, -1 | 0, 1, 2 | 3, 4, ...` read `1, 0 | 0, 1, 2 | 2, 1`.
 /// Far outside, the reflections repeat with period `2n`. `n` must be > 0.
 pub fn symmetric_index(i: isize, n: usize) -> usize {
+    if (0..n as isize).contains(&i) {
+        return i as usize;
+    }
     let period = 2 * n as isize;
     let m = i.rem_euclid(period) as usize;
     if m < n {
