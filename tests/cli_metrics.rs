@@ -1,0 +1,188 @@
+//! `unetseg metrics` end to end: JSON and table output, 16-bit probability
+//! maps, and the errors for missing, corrupt and mismatched files.
+//!
+//! Expected values come from tests/fixtures/metrics/expected.json, made by
+//! tests/fixtures/metrics/make_fixtures.py (numpy/scipy/scikit-image) from
+//! the committed held-out masks tests/data/masks/{24,25,26}.png.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const KEYS: [&str; 13] = [
+    "v_rand",
+    "v_rand_split",
+    "v_rand_merge",
+    "v_info",
+    "v_info_split",
+    "v_info_merge",
+    "v_rand_unthinned",
+    "v_info_unthinned",
+    "pixel_accuracy",
+    "iou_membrane",
+    "iou_cell",
+    "dice_membrane",
+    "dice_cell",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn metrics(pred: &str, truth: &str, json: bool) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_unetseg"));
+    cmd.current_dir(root())
+        .args(["metrics", "--pred", pred, "--truth", truth]);
+    if json {
+        cmd.arg("--json");
+    }
+    cmd.output().unwrap()
+}
+
+fn json_report(pred: &str, truth: &str) -> serde_json::Map<String, Value> {
+    let out = metrics(pred, truth, true);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON value");
+    let object = value.as_object().expect("a JSON object").clone();
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    let mut expected = KEYS.to_vec();
+    keys.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+    object
+}
+
+fn fixture_case(name: &str) -> Value {
+    let text =
+        std::fs::read_to_string(root().join("tests/fixtures/metrics/expected.json")).unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    fixture["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+        .clone()
+}
+
+fn assert_case(name: &str) {
+    let case = fixture_case(name);
+    let report = json_report(
+        case["pred"].as_str().unwrap(),
+        case["truth"].as_str().unwrap(),
+    );
+    for key in KEYS {
+        let (got, want) = (
+            report[key].as_f64().unwrap(),
+            case["expected"][key].as_f64().unwrap(),
+        );
+        assert!(
+            (got - want).abs() <= 1e-12,
+            "{name}: {key} = {got}, reference {want}"
+        );
+    }
+}
+
+#[test]
+fn identical_masks_give_all_ones_as_json() {
+    let report = json_report("tests/data/masks/24.png", "tests/data/masks/24.png");
+    for key in KEYS {
+        assert_eq!(report[key].as_f64(), Some(1.0), "{key}");
+    }
+}
+
+#[test]
+fn mask_prediction_matches_the_reference() {
+    assert_case("eroded_24");
+}
+
+#[test]
+fn sixteen_bit_probability_map_is_swept_over_thresholds() {
+    assert_case("probability_24");
+}
+
+#[test]
+fn table_lists_every_metric() {
+    let out = metrics(
+        "tests/fixtures/metrics/pred_noisy_26.png",
+        "tests/data/masks/26.png",
+        false,
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("segmentation"), "{text}");
+    let v_rand = fixture_case("noisy_26")["expected"]["v_rand"]
+        .as_f64()
+        .unwrap();
+    assert!(text.contains(&format!("{v_rand:.6}")), "{text}");
+    for key in KEYS {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(key)),
+            "no {key} row in\n{text}"
+        );
+    }
+}
+
+fn assert_fails_naming(out: Output, names: &[&str]) {
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in names {
+        assert!(
+            stderr.contains(name),
+            "stderr does not name {name}: {stderr}"
+        );
+    }
+    assert!(out.stdout.is_empty(), "nothing on stdout after an error");
+}
+
+#[test]
+fn missing_file_fails_naming_it() {
+    assert_fails_naming(
+        metrics(
+            "tests/data/masks/no-such-file.png",
+            "tests/data/masks/24.png",
+            true,
+        ),
+        &["no-such-file.png"],
+    );
+    assert_fails_naming(
+        metrics("tests/data/masks/24.png", "missing-truth.png", false),
+        &["missing-truth.png"],
+    );
+}
+
+#[test]
+fn corrupt_file_fails_naming_it() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let corrupt = dir.join("metrics-corrupt.png");
+    // A PNG signature followed by garbage.
+    std::fs::write(&corrupt, b"\x89PNG\r\n\x1a\nthis is not a png").unwrap();
+    let corrupt = corrupt.to_str().unwrap();
+    assert_fails_naming(
+        metrics(corrupt, "tests/data/masks/24.png", true),
+        &[corrupt],
+    );
+    assert_fails_naming(
+        metrics("tests/data/masks/24.png", corrupt, true),
+        &[corrupt],
+    );
+}
+
+#[test]
+fn size_mismatch_fails_naming_both_files_and_sizes() {
+    let out = metrics(
+        "tests/fixtures/metrics/truth_crop_24.png",
+        "tests/data/masks/24.png",
+        true,
+    );
+    assert_fails_naming(out, &["truth_crop_24.png", "256x256", "24.png", "512x512"]);
+}
