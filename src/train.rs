@@ -1,1 +1,107 @@
-//! Training of the U-Net.
+//! Training of the U-Net: data ([`data`]), loss ([`loss`]), the loop with
+//! validation, checkpoints and best-model export ([`session`]), and the run's
+//! history and plots ([`history`], [`plot`]).
+//!
+//! A run directory holds `run.json` (the options), `history.csv`, `loss.png`,
+//! `accuracy.png`, `checkpoint.safetensors` (the latest model), `state.json`
+//! (epochs done, best score) and `best.safetensors` / `best-f16.safetensors`
+//! (the best model by validation V_rand, ties broken by accuracy).
+
+pub mod data;
+pub mod history;
+pub mod loss;
+pub mod plot;
+mod session;
+pub mod validate;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::UNetConfig;
+use crate::{Error, Result};
+
+pub use session::{train, TrainSummary};
+
+/// The optimisers of the original project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Stochastic gradient descent, with momentum when given (the original used 0.99).
+    Sgd,
+    /// RMSprop (alpha 0.99, eps 1e-8, optional momentum), as PyTorch's defaults.
+    Rmsprop,
+    /// Adam (betas 0.9/0.999, eps 1e-8), as PyTorch's defaults.
+    Adam,
+}
+
+impl OptimizerKind {
+    /// Parses `sgd`, `rmsprop` or `adam`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "sgd" => Ok(Self::Sgd),
+            "rmsprop" => Ok(Self::Rmsprop),
+            "adam" => Ok(Self::Adam),
+            other => Err(Error::invalid(format!("unknown optimizer '{other}' (expected sgd, rmsprop or adam)"))),
+        }
+    }
+}
+
+/// Where the network runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// burn's Flex backend (pure-Rust CPU, multi-threaded).
+    Cpu,
+    /// burn's wgpu backend (Vulkan/Metal/DX12 GPU).
+    Wgpu,
+}
+
+impl DeviceChoice {
+    /// The burn device (without autodiff).
+    pub fn device(self) -> burn::tensor::Device {
+        match self {
+            DeviceChoice::Cpu => burn::tensor::Device::flex(),
+            DeviceChoice::Wgpu => burn::tensor::Device::wgpu(Default::default()),
+        }
+    }
+}
+
+/// Everything that defines a training run (saved as `RUN_DIR/run.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Data folder (`images/` + `masks/`, or ISBI multi-page TIFFs).
+    pub data: PathBuf,
+    /// Validation slices held out of training.
+    pub holdout: data::Holdout,
+    /// Network architecture (ignored on resume: the checkpoint's config is used).
+    pub model: UNetConfig,
+    /// Optimiser.
+    pub optimizer: OptimizerKind,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum for SGD and RMSprop (`None`: none for RMSprop, 0.99 for SGD).
+    pub momentum: Option<f64>,
+    /// Total number of epochs (one epoch = every training slice once).
+    pub epochs: usize,
+    /// Crops per step.
+    pub batch: usize,
+    /// Input crop size in pixels (the output crop follows from the model).
+    pub crop: usize,
+    /// Seed of the initialisation, sampling and augmentation.
+    pub seed: u64,
+    /// Run directory.
+    pub out: PathBuf,
+    /// Device.
+    pub device: DeviceChoice,
+    /// Stop cleanly after this many minutes (checked between steps).
+    pub max_minutes: Option<f64>,
+    /// Loss weighting (class weights, border weight map).
+    pub class_weights: Vec<f32>,
+    /// Use the U-Net paper's border weight map.
+    pub border_weights: bool,
+    /// Validate every this many epochs (and after the last one).
+    pub val_every: usize,
+    /// Show a progress bar.
+    pub progress: bool,
+}

@@ -1,12 +1,172 @@
-//! `unetseg train` (placeholder until implemented).
+//! `unetseg train`: train a U-Net on images with membrane masks.
 
+use std::path::PathBuf;
+
+use crate::model::UNetConfig;
+use crate::train::data::Holdout;
+use crate::train::{self, DeviceChoice, OptimizerKind, TrainOptions};
 use crate::{Error, Result};
 
 /// Arguments of `unetseg train`.
 #[derive(clap::Args, Debug)]
-pub struct TrainArgs {}
+pub struct TrainArgs {
+    /// Data folder: images/ + masks/ paired by file name, or train-volume.tif + train-labels.tif.
+    #[arg(long, required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
+    /// Hold out the last N slices for validation (default 3, as the original).
+    #[arg(long, conflicts_with = "val_slices")]
+    pub val: Option<usize>,
+    /// Hold out slices A..B (0-based positions in name order, inclusive), e.g. 24..26.
+    #[arg(long)]
+    pub val_slices: Option<String>,
+    /// Architecture preset: compact (16-32-64-128-256, same padding) or seed (the original).
+    #[arg(long, default_value = "compact")]
+    pub model: String,
+    /// Override the preset's channels of the first level.
+    #[arg(long)]
+    pub base_channels: Option<usize>,
+    /// Batch normalisation after each convolution.
+    #[arg(long)]
+    pub batch_norm: bool,
+    /// Optimiser: sgd, rmsprop or adam.
+    #[arg(long, default_value = "adam")]
+    pub optimizer: String,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Momentum of sgd (default 0.99) and rmsprop (default 0).
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Total epochs (one epoch = every training slice once); on resume, the new total.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Crops per step.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Input crop size (572 for the seed preset, a multiple of 16 for compact).
+    #[arg(long)]
+    pub crop: Option<usize>,
+    /// Random seed (initialisation, sampling, augmentation).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run directory (history, plots, checkpoints, best model).
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this directory (its options, its latest checkpoint).
+    #[arg(long, conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// Device: cpu (burn Flex) or wgpu (GPU).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Stop cleanly after this many minutes.
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
+    /// Loss weights of the classes membrane,cell (e.g. 2,1).
+    #[arg(long)]
+    pub class_weights: Option<String>,
+    /// Add the U-Net paper's border weight map (w0 = 10, sigma = 5 px) to the loss.
+    #[arg(long)]
+    pub border_weights: bool,
+    /// Validate every N epochs (and after the last).
+    #[arg(long, default_value_t = 1)]
+    pub val_every: usize,
+    /// Hide the progress bar (the per-epoch lines are still printed).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_device(name: &str) -> Result<DeviceChoice> {
+    match name {
+        "cpu" => Ok(DeviceChoice::Cpu),
+        "wgpu" => Ok(DeviceChoice::Wgpu),
+        other => Err(Error::invalid(format!("unknown device '{other}' (expected cpu or wgpu)"))),
+    }
+}
+
+fn parse_class_weights(text: &str) -> Result<Vec<f32>> {
+    text.split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|w| w.is_finite() && *w >= 0.0)
+                .ok_or_else(|| Error::invalid(format!("--class-weights: '{v}' is not a non-negative number")))
+        })
+        .collect()
+}
+
+/// The options of a new run from the command line.
+fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions> {
+    let mut model = UNetConfig::preset(&args.model)?;
+    if let Some(base) = args.base_channels {
+        model = model.with_base_channels(base);
+    }
+    model.batch_norm = args.batch_norm;
+    model.validate()?;
+    let holdout = match (&args.val_slices, args.val) {
+        (Some(range), _) => Holdout::parse_range(range)?,
+        (None, n) => Holdout::Last(n.unwrap_or(3)),
+    };
+    let crop = args.crop.unwrap_or(if model.margin() > 0 { 572 } else { 256 });
+    Ok(TrainOptions {
+        data,
+        holdout,
+        optimizer: OptimizerKind::parse(&args.optimizer)?,
+        lr: args.lr,
+        momentum: args.momentum,
+        epochs: args.epochs.unwrap_or(100),
+        batch: args.batch,
+        crop,
+        seed: args.seed,
+        out,
+        device: parse_device(args.device.as_deref().unwrap_or("cpu"))?,
+        max_minutes: args.max_minutes,
+        class_weights: match &args.class_weights {
+            Some(text) => parse_class_weights(text)?,
+            None => vec![1.0; model.classes],
+        },
+        border_weights: args.border_weights,
+        val_every: args.val_every,
+        progress: !args.quiet,
+        model,
+    })
+}
 
 /// Runs the subcommand.
-pub fn run(_args: TrainArgs) -> Result<()> {
-    Err(Error::invalid("train is not implemented yet"))
+pub fn run(args: TrainArgs) -> Result<()> {
+    let (options, resume) = match (&args.resume, &args.data, &args.out) {
+        (Some(dir), _, _) => {
+            let path = dir.join("run.json");
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, format!("cannot read: {e}")))?;
+            let mut options: TrainOptions =
+                serde_json::from_str(&text).map_err(|e| Error::file(&path, format!("invalid run options: {e}")))?;
+            options.out = dir.clone();
+            options.epochs = args.epochs.unwrap_or(options.epochs);
+            options.max_minutes = args.max_minutes;
+            options.progress = !args.quiet;
+            if let Some(device) = &args.device {
+                options.device = parse_device(device)?;
+            }
+            (options, true)
+        }
+        (None, Some(data), Some(out)) => (new_run(&args, data.clone(), out.clone())?, false),
+        _ => return Err(Error::invalid("train needs --data and --out (or --resume RUN_DIR)")),
+    };
+    let summary = train::train(&options, resume)?;
+    println!(
+        "{} epochs done in {:.1} min{}",
+        summary.epochs_done,
+        summary.seconds / 60.0,
+        if summary.stopped_early { " (stopped by --max-minutes)" } else { "" }
+    );
+    if let Some((epoch, v)) = summary.best {
+        println!(
+            "best: epoch {epoch}, val loss {:.4}, accuracy {:.4}, v_rand {:.4} -> {}",
+            v.loss,
+            v.accuracy,
+            v.v_rand,
+            options.out.join("best.safetensors").display()
+        );
+    }
+    Ok(())
 }

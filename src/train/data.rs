@@ -1,0 +1,181 @@
+//! Training data: image/mask pairs read from a folder pair or from ISBI-style
+//! multi-page TIFFs, checked before any training starts, and split into training
+//! and validation slices.
+
+use std::path::{Path, PathBuf};
+
+use crate::imageio;
+use crate::raster::{GrayU8, Raster};
+use crate::{Error, Result};
+
+/// One labelled slice: the gray image and its binary mask.
+#[derive(Clone, Debug)]
+pub struct Slice {
+    /// Where it came from (file name, or `file#page`), for messages.
+    pub name: String,
+    /// The 8-bit gray image.
+    pub image: GrayU8,
+    /// The mask, same size: 0 = membrane, 255 = cell.
+    pub mask: GrayU8,
+}
+
+impl Slice {
+    /// The mask as class ids (0 = membrane, 1 = cell).
+    pub fn classes(&self) -> Raster<u8> {
+        self.mask.map(|v| u8::from(v > 127))
+    }
+}
+
+/// Names of the ISBI 2012 challenge's multi-page TIFFs.
+const TIFF_VOLUME: &str = "train-volume.tif";
+const TIFF_LABELS: &str = "train-labels.tif";
+/// File extensions read from `images/` and `masks/`.
+const IMAGE_EXTENSIONS: [&str; 5] = ["png", "tif", "tiff", "jpg", "jpeg"];
+
+/// Reads every labelled slice under `dir`: either `images/` + `masks/` (paired by file
+/// stem, sorted by name) or `train-volume.tif` + `train-labels.tif` (paired by page).
+/// Fails, naming the file, on a missing mask, a size mismatch, a non-binary mask or no data.
+pub fn load_slices(dir: &Path) -> Result<Vec<Slice>> {
+    let volume = dir.join(TIFF_VOLUME);
+    if volume.is_file() {
+        return load_tiff_pair(&volume, &dir.join(TIFF_LABELS));
+    }
+    let images_dir = dir.join("images");
+    let masks_dir = dir.join("masks");
+    if !images_dir.is_dir() || !masks_dir.is_dir() {
+        return Err(Error::file(
+            dir,
+            format!("expected the folders images/ and masks/ (or {TIFF_VOLUME} and {TIFF_LABELS})"),
+        ));
+    }
+    let images = image_files(&images_dir)?;
+    if images.is_empty() {
+        return Err(Error::file(&images_dir, "holds no images (.png, .tif, .jpg)"));
+    }
+    let masks = image_files(&masks_dir)?;
+    let mut slices = Vec::with_capacity(images.len());
+    for image_path in images {
+        let stem = image_path.file_stem().unwrap_or_default();
+        let mask_path = masks
+            .iter()
+            .find(|m| m.file_stem() == Some(stem))
+            .ok_or_else(|| Error::file(&image_path, format!("has no mask in {}", masks_dir.display())))?;
+        let image = imageio::read_gray8(&image_path)?;
+        let mask = imageio::read_mask(mask_path)?;
+        slices.push(pair(image_path.display().to_string(), image, mask, mask_path)?);
+    }
+    Ok(slices)
+}
+
+/// The image files directly in `dir`, sorted by name.
+fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir, format!("cannot list: {e}")))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::file(dir, format!("cannot list: {e}")))?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        if path.is_file() && ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Pairs an image with its 0/255 mask after checking that the sizes agree.
+fn pair(name: String, image: GrayU8, mask: GrayU8, mask_name: impl AsRef<Path>) -> Result<Slice> {
+    if image.dims() != mask.dims() {
+        return Err(Error::file(
+            mask_name,
+            format!(
+                "is {}x{} but its image {name} is {}x{}",
+                mask.width(),
+                mask.height(),
+                image.width(),
+                image.height()
+            ),
+        ));
+    }
+    Ok(Slice { name, image, mask })
+}
+
+/// Reads an ISBI-style pair of multi-page TIFFs, one slice per page.
+fn load_tiff_pair(volume: &Path, labels: &Path) -> Result<Vec<Slice>> {
+    if !labels.is_file() {
+        return Err(Error::file(volume, format!("has no labels file {} beside it", labels.display())));
+    }
+    let images = imageio::read_pages(volume)?;
+    let masks = imageio::read_pages(labels)?;
+    if images.len() != masks.len() {
+        return Err(Error::file(
+            labels,
+            format!("has {} pages but {} has {}", masks.len(), volume.display(), images.len()),
+        ));
+    }
+    if images.is_empty() {
+        return Err(Error::file(volume, "holds no pages"));
+    }
+    images
+        .iter()
+        .zip(&masks)
+        .enumerate()
+        .map(|(page, (image, mask))| {
+            let mask = mask.to_u8();
+            let offending = mask.data().iter().filter(|&&v| v != 0 && v != 255).count();
+            let mask_name = format!("{}#{page}", labels.display());
+            if offending > 0 {
+                return Err(Error::file(
+                    &mask_name,
+                    format!("not a binary mask: {offending} pixels are neither 0 nor 255"),
+                ));
+            }
+            pair(format!("{}#{page}", volume.display()), image.to_u8(), mask, mask_name)
+        })
+        .collect()
+}
+
+/// Which slices are held out for validation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Holdout {
+    /// The last `n` slices (a contiguous block at the end of the stack).
+    Last(usize),
+    /// Slices `first..=last` (0-based positions in name order).
+    Range(usize, usize),
+}
+
+impl Holdout {
+    /// Parses `A..B` (inclusive, as in `24..26`).
+    pub fn parse_range(text: &str) -> Result<Self> {
+        let bad = || Error::invalid(format!("--val-slices expects A..B (e.g. 24..26), got '{text}'"));
+        let (a, b) = text.split_once("..").ok_or_else(bad)?;
+        let (a, b) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        if a > b {
+            return Err(bad());
+        }
+        Ok(Holdout::Range(a, b))
+    }
+
+    /// Splits `slices` into (training, validation).
+    pub fn split(&self, slices: Vec<Slice>) -> Result<(Vec<Slice>, Vec<Slice>)> {
+        let n = slices.len();
+        let (first, last) = match *self {
+            Holdout::Last(0) => return Ok((slices, Vec::new())),
+            Holdout::Last(k) if k < n => (n - k, n - 1),
+            Holdout::Range(a, b) if b < n && b - a + 1 < n => (a, b),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "cannot hold out {self:?} of {n} slices and keep some for training"
+                )))
+            }
+        };
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        for (i, s) in slices.into_iter().enumerate() {
+            if (first..=last).contains(&i) {
+                val.push(s);
+            } else {
+                train.push(s);
+            }
+        }
+        Ok((train, val))
+    }
+}

@@ -1,0 +1,229 @@
+//! The training loss: pixel-wise softmax cross-entropy with optional class weights
+//! and the U-Net paper's border weight map, plus pixel accuracy.
+//!
+//! Loss = `sum_x w(x) * -log softmax(logits(x))[class(x)] / sum_x w(x)`, which is
+//! PyTorch's `nn.CrossEntropyLoss(weight=...)` (mean reduction) when `w` comes from
+//! class weights alone, and its plain mean when every weight is 1.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::raster::{GrayF32, Raster};
+use crate::{Error, Result};
+
+/// The paper's `w0`: weight added at the narrowest gaps between two cells.
+pub const BORDER_W0: f32 = 10.0;
+/// The paper's `sigma` (pixels) of the border weight's fall-off.
+pub const BORDER_SIGMA: f32 = 5.0;
+
+/// How pixels are weighted in the loss.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossWeighting {
+    /// Weight of each class (index = class id); all ones for the plain loss.
+    pub class_weights: Vec<f32>,
+    /// Add the U-Net paper's border weight map (`w0 = 10`, `sigma = 5`) to membrane pixels.
+    pub border: bool,
+}
+
+impl LossWeighting {
+    /// Unweighted cross-entropy over `classes` classes (the original project's loss).
+    pub fn plain(classes: usize) -> Self {
+        Self { class_weights: vec![1.0; classes], border: false }
+    }
+
+    /// Per-pixel weights for a class-id mask (row-major, like the mask).
+    pub fn pixel_weights(&self, mask: &Raster<u8>) -> Result<Vec<f32>> {
+        let mut weights = Vec::with_capacity(mask.data().len());
+        for &class in mask.data() {
+            let w = self.class_weights.get(class as usize).ok_or_else(|| {
+                Error::invalid(format!(
+                    "mask class {class} has no class weight ({} given)",
+                    self.class_weights.len()
+                ))
+            })?;
+            weights.push(*w);
+        }
+        if self.border {
+            let border = border_weight_map(mask, BORDER_W0, BORDER_SIGMA);
+            for (w, b) in weights.iter_mut().zip(border.data()) {
+                *w += b;
+            }
+        }
+        Ok(weights)
+    }
+}
+
+/// The U-Net paper's separation weight `w0 * exp(-(d1 + d2)^2 / (2 sigma^2))` for every
+/// membrane pixel (class 0) of a class-id mask, where `d1` and `d2` are the Euclidean
+/// distances to the nearest and second-nearest cell (4-connected component of class 1).
+/// Cell pixels, and membrane pixels with fewer than two cells in the image, get 0.
+pub fn border_weight_map(mask: &Raster<u8>, w0: f32, sigma: f32) -> GrayF32 {
+    let (w, h) = mask.dims();
+    let labels = cell_instances(mask);
+    let count = labels.iter().copied().max().unwrap_or(0);
+    let mut nearest = vec![f32::INFINITY; w * h];
+    let mut second = vec![f32::INFINITY; w * h];
+    for cell in 1..=count {
+        let seeds: Vec<bool> = labels.iter().map(|&l| l == cell).collect();
+        let dist = squared_distance_to(&seeds, w, h);
+        for i in 0..w * h {
+            let d = dist[i].sqrt();
+            if d < nearest[i] {
+                second[i] = nearest[i];
+                nearest[i] = d;
+            } else if d < second[i] {
+                second[i] = d;
+            }
+        }
+    }
+    let two_sigma_sq = 2.0 * sigma * sigma;
+    Raster::from_fn(w, h, |x, y| {
+        let i = y * w + x;
+        if mask.data()[i] != 0 || !second[i].is_finite() {
+            0.0
+        } else {
+            let s = nearest[i] + second[i];
+            w0 * (-(s * s) / two_sigma_sq).exp()
+        }
+    })
+}
+
+/// 4-connected components of the cell pixels (class 1): 0 = membrane, 1..=n = cells.
+fn cell_instances(mask: &Raster<u8>) -> Vec<u32> {
+    let (w, h) = mask.dims();
+    let mut labels = vec![0u32; w * h];
+    let mut next = 0;
+    let mut stack = Vec::new();
+    for start in 0..w * h {
+        if mask.data()[start] != 1 || labels[start] != 0 {
+            continue;
+        }
+        next += 1;
+        labels[start] = next;
+        stack.push(start);
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            let mut visit = |j: usize| {
+                if mask.data()[j] == 1 && labels[j] == 0 {
+                    labels[j] = next;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < w {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - w);
+            }
+            if y + 1 < h {
+                visit(i + w);
+            }
+        }
+    }
+    labels
+}
+
+/// Exact squared Euclidean distance of every pixel to the nearest `true` pixel
+/// (Felzenszwalb & Huttenlocher's separable lower-envelope algorithm).
+fn squared_distance_to(seeds: &[bool], w: usize, h: usize) -> Vec<f32> {
+    const FAR: f32 = 1e20;
+    let mut grid: Vec<f32> = seeds.iter().map(|&s| if s { 0.0 } else { FAR }).collect();
+    let mut line = Vec::new();
+    for x in 0..w {
+        line.clear();
+        line.extend((0..h).map(|y| grid[y * w + x]));
+        let out = distance_1d(&line);
+        for y in 0..h {
+            grid[y * w + x] = out[y];
+        }
+    }
+    for y in 0..h {
+        let out = distance_1d(&grid[y * w..(y + 1) * w]);
+        grid[y * w..(y + 1) * w].copy_from_slice(&out);
+    }
+    grid
+}
+
+/// One-dimensional squared distance transform of the sampled function `f`.
+fn distance_1d(f: &[f32]) -> Vec<f32> {
+    let n = f.len();
+    let mut out = vec![0.0; n];
+    let mut vertex = vec![0usize; n];
+    let mut bound = vec![0.0f32; n + 1];
+    let mut k = 0;
+    bound[0] = f32::NEG_INFINITY;
+    bound[1] = f32::INFINITY;
+    let meet = |q: usize, p: usize| {
+        ((f[q] + (q * q) as f32) - (f[p] + (p * p) as f32)) / (2.0 * q as f32 - 2.0 * p as f32)
+    };
+    for q in 1..n {
+        let mut s = meet(q, vertex[k]);
+        while s <= bound[k] {
+            k -= 1;
+            s = meet(q, vertex[k]);
+        }
+        k += 1;
+        vertex[k] = q;
+        bound[k] = s;
+        bound[k + 1] = f32::INFINITY;
+    }
+    k = 0;
+    for (q, o) in out.iter_mut().enumerate() {
+        while bound[k + 1] < q as f32 {
+            k += 1;
+        }
+        let d = q as f32 - vertex[k] as f32;
+        *o = d * d + f[vertex[k]];
+    }
+    out
+}
+
+/// A batch of targets on a device: one-hot classes `[N, C, H, W]` and pixel weights `[N, 1, H, W]`.
+pub struct Targets {
+    /// One-hot encoding of the class ids.
+    pub one_hot: Tensor<4>,
+    /// Per-pixel loss weights.
+    pub weights: Tensor<4>,
+}
+
+impl Targets {
+    /// Builds the targets of a batch of class-id masks (all the same size) with `classes` classes.
+    pub fn new(masks: &[&Raster<u8>], classes: usize, weighting: &LossWeighting, device: &Device) -> Result<Self> {
+        let first = masks.first().ok_or_else(|| Error::invalid("empty batch"))?;
+        let (w, h) = first.dims();
+        let mut one_hot = Vec::with_capacity(masks.len() * classes * w * h);
+        let mut weights = Vec::with_capacity(masks.len() * w * h);
+        for mask in masks {
+            if mask.dims() != (w, h) {
+                return Err(Error::invalid("the masks of a batch differ in size"));
+            }
+            for c in 0..classes {
+                one_hot.extend(mask.data().iter().map(|&v| if v as usize == c { 1.0f32 } else { 0.0 }));
+            }
+            weights.extend(weighting.pixel_weights(mask)?);
+        }
+        let n = masks.len();
+        Ok(Self {
+            one_hot: Tensor::from_data(TensorData::new(one_hot, [n, classes, h, w]), device),
+            weights: Tensor::from_data(TensorData::new(weights, [n, 1, h, w]), device),
+        })
+    }
+}
+
+/// Weighted mean softmax cross-entropy of `logits` `[N, C, H, W]` against `targets` (a scalar tensor).
+pub fn cross_entropy(logits: Tensor<4>, targets: &Targets) -> Tensor<1> {
+    let log_p = log_softmax(logits, 1);
+    let nll = (log_p * targets.one_hot.clone()).sum_dim(1).neg();
+    let weighted = (nll * targets.weights.clone()).sum();
+    weighted / targets.weights.clone().sum()
+}
+
+/// Number of pixels whose arg-max class equals the target class.
+pub fn correct_pixels(logits: Tensor<4>, targets: &Targets) -> usize {
+    let predicted = logits.argmax(1);
+    let truth = targets.one_hot.clone().argmax(1);
+    predicted.equal(truth).int().sum().into_scalar::<i64>() as usize
+}

@@ -1,0 +1,265 @@
+//! The training loop: batches of augmented crops, optimiser steps, per-epoch
+//! validation, history and plots, checkpoints, best-model export, resume and a
+//! wall-clock limit.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::tensor::{Device, Tensor, TensorData};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::data::{self, Slice};
+use super::history::{self, EpochRecord};
+use super::loss::{self, LossWeighting, Targets};
+use super::validate::{validate, Validation};
+use super::{plot, OptimizerKind, TrainOptions};
+use crate::model::{self, Precision, UNet};
+use crate::raster::{GrayF32, Raster};
+use crate::{augment, Error, Result};
+
+/// What a finished (or stopped) run achieved.
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    /// Epochs completed in total (including earlier sessions of a resumed run).
+    pub epochs_done: usize,
+    /// The best validation result so far and its epoch.
+    pub best: Option<(usize, Validation)>,
+    /// Whether `--max-minutes` stopped the run before its last epoch.
+    pub stopped_early: bool,
+    /// Wall-clock seconds of this session.
+    pub seconds: f64,
+}
+
+/// Progress of a run, saved as `RUN_DIR/state.json` after every epoch.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct RunState {
+    epochs_done: usize,
+    best_epoch: Option<usize>,
+    best_v_rand: f64,
+    best_accuracy: f64,
+    best_loss: f64,
+    train_seconds: f64,
+}
+
+impl RunState {
+    /// Whether `v` beats the best so far (V_rand first, ties broken by accuracy).
+    fn improves(&self, v: &Validation) -> bool {
+        self.best_epoch.is_none()
+            || v.v_rand > self.best_v_rand
+            || (v.v_rand == self.best_v_rand && v.accuracy > self.best_accuracy)
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| Error::file(path, format!("invalid JSON: {e}")))
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::file(path, e))?;
+    std::fs::write(path, text).map_err(|e| Error::file(path, format!("cannot write: {e}")))
+}
+
+fn optimizer(options: &TrainOptions) -> ModuleOptimizer {
+    match options.optimizer {
+        OptimizerKind::Sgd => {
+            let momentum = options.momentum.unwrap_or(0.99);
+            let config = SgdConfig::new();
+            if momentum > 0.0 {
+                config.with_momentum(Some(MomentumConfig::new().with_momentum(momentum).with_dampening(0.0))).init()
+            } else {
+                config.init()
+            }
+        }
+        OptimizerKind::Rmsprop => RmsPropConfig::new()
+            .with_momentum(options.momentum.unwrap_or(0.0) as f32)
+            .with_epsilon(1e-8)
+            .init(),
+        OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
+    }
+}
+
+/// Input and output crop sizes for `options.crop` and the model, or an error explaining why not.
+fn crop_sizes(options: &TrainOptions, net: &model::UNetConfig) -> Result<(usize, usize)> {
+    let output = net.output_size(options.crop).ok_or_else(|| {
+        Error::invalid(format!(
+            "--crop {} does not fit this network; the nearest size it accepts is {}",
+            options.crop,
+            net.valid_input_size_at_least(options.crop)
+        ))
+    })?;
+    Ok((options.crop, output))
+}
+
+/// One batch of augmented crops as an input tensor and its targets.
+fn batch(
+    slices: &[&Slice],
+    sizes: (usize, usize),
+    classes: usize,
+    weighting: &LossWeighting,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Result<(Tensor<4>, Targets)> {
+    let (input, output) = sizes;
+    let mut pixels = Vec::with_capacity(slices.len() * input * input);
+    let mut masks: Vec<Raster<u8>> = Vec::with_capacity(slices.len());
+    for slice in slices {
+        let (image, mask): (GrayF32, Raster<u8>) =
+            augment::training_sample(&slice.image, &slice.mask, input, output, rng)?;
+        pixels.extend_from_slice(image.data());
+        masks.push(mask);
+    }
+    let x = Tensor::from_data(TensorData::new(pixels, [slices.len(), 1, input, input]), device);
+    let refs: Vec<&Raster<u8>> = masks.iter().collect();
+    Ok((x, Targets::new(&refs, classes, weighting, device)?))
+}
+
+/// Runs (or resumes, when `resume` is set) the training described by `options`.
+pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
+    let started = Instant::now();
+    let out = &options.out;
+    if options.epochs == 0 || options.batch == 0 {
+        return Err(Error::invalid("--epochs and --batch must be at least 1"));
+    }
+    // Read and check every slice before anything is created or trained.
+    let (train_slices, val_slices) = options.holdout.split(data::load_slices(&options.data)?)?;
+    let too_small = train_slices.iter().find(|s| s.image.width().min(s.image.height()) < 2);
+    if let Some(s) = too_small {
+        return Err(Error::file(&s.name, "is too small to train on"));
+    }
+    let weighting = LossWeighting { class_weights: options.class_weights.clone(), border: options.border_weights };
+
+    let base_device = options.device.device();
+    let device = base_device.clone().autodiff();
+    base_device.seed(options.seed);
+    let checkpoint = out.join("checkpoint.safetensors");
+    let (mut net, mut state, mut records) = if resume {
+        let state: RunState = read_json(&out.join("state.json"))?;
+        let records = history::read(&out.join("history.csv"))?;
+        let net = model::load(&checkpoint, &device)?.train();
+        (net, state, records)
+    } else {
+        std::fs::create_dir_all(out).map_err(|e| Error::file(out, format!("cannot create: {e}")))?;
+        (UNet::new(&options.model, &device)?, RunState::default(), Vec::new())
+    };
+    let config = net.config().clone();
+    if weighting.class_weights.len() != config.classes {
+        return Err(Error::invalid(format!(
+            "--class-weights needs {} values, got {}",
+            config.classes,
+            weighting.class_weights.len()
+        )));
+    }
+    let sizes = crop_sizes(options, &config)?;
+    write_json(&out.join("run.json"), options)?;
+    let mut optim = optimizer(options);
+
+    let steps_per_epoch = train_slices.len().div_ceil(options.batch);
+    let remaining = options.epochs.saturating_sub(state.epochs_done);
+    let bar = if options.progress {
+        ProgressBar::new((remaining * steps_per_epoch) as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, eta {eta} | {msg}")
+            .map_err(|e| Error::invalid(e))?
+            .progress_chars("=> "),
+    );
+    let deadline = options.max_minutes.map(|m| m * 60.0);
+    let mut stopped_early = false;
+    let session_start = state.train_seconds;
+
+    while state.epochs_done < options.epochs && !stopped_early {
+        let epoch = state.epochs_done + 1;
+        // A fresh stream per epoch keeps resumed runs reproducible.
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_mul(0x9E37_79B9).wrapping_add(epoch as u64));
+        let mut order: Vec<&Slice> = train_slices.iter().collect();
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut correct, mut pixels, mut steps) = (0.0f64, 0usize, 0usize, 0usize);
+        for chunk in order.chunks(options.batch) {
+            if deadline.is_some_and(|d| started.elapsed().as_secs_f64() > d) {
+                stopped_early = true;
+                break;
+            }
+            let (x, targets) = batch(chunk, sizes, config.classes, &weighting, &mut rng, &device)?;
+            let logits = net.forward(x);
+            let loss = loss::cross_entropy(logits.clone(), &targets);
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(options.lr, net, grads);
+            let step_loss = f64::from(loss.into_scalar::<f32>());
+            if !step_loss.is_finite() {
+                return Err(Error::invalid(format!("the loss diverged (epoch {epoch}); try a smaller --lr")));
+            }
+            let step_correct = loss::correct_pixels(logits.without_autodiff(), &targets);
+            let step_pixels = chunk.len() * sizes.1 * sizes.1;
+            loss_sum += step_loss;
+            correct += step_correct;
+            pixels += step_pixels;
+            steps += 1;
+            bar.inc(1);
+            bar.set_message(format!(
+                "epoch {epoch}/{} loss {step_loss:.4} acc {:.4}",
+                options.epochs,
+                step_correct as f64 / step_pixels as f64
+            ));
+        }
+        if steps == 0 {
+            break;
+        }
+        let last = epoch == options.epochs || stopped_early;
+        let validation = if !val_slices.is_empty() && (epoch % options.val_every.max(1) == 0 || last) {
+            Some(validate(&net.valid(), &val_slices, &weighting, &base_device)?)
+        } else {
+            None
+        };
+        let record = EpochRecord {
+            epoch,
+            train_loss: loss_sum / steps as f64,
+            train_acc: correct as f64 / pixels as f64,
+            val_loss: validation.map(|v| v.loss),
+            val_acc: validation.map(|v| v.accuracy),
+            val_v_rand: validation.map(|v| v.v_rand),
+        };
+        bar.println(format!(
+            "epoch {epoch}: train loss {:.4} acc {:.4}{}",
+            record.train_loss,
+            record.train_acc,
+            validation
+                .map(|v| format!(" | val loss {:.4} acc {:.4} v_rand {:.4}", v.loss, v.accuracy, v.v_rand))
+                .unwrap_or_default()
+        ));
+        records.push(record);
+        state.epochs_done = epoch;
+        state.train_seconds = session_start + started.elapsed().as_secs_f64();
+        if let Some(v) = validation.filter(|v| state.improves(v)) {
+            state.best_epoch = Some(epoch);
+            state.best_v_rand = v.v_rand;
+            state.best_accuracy = v.accuracy;
+            state.best_loss = v.loss;
+            model::save(&net, out.join("best.safetensors"), Precision::F32)?;
+            model::save(&net, out.join("best-f16.safetensors"), Precision::F16)?;
+        }
+        model::save(&net, &checkpoint, Precision::F32)?;
+        history::write(&out.join("history.csv"), &records)?;
+        plot::write_plots(out, &records)?;
+        write_json(&out.join("state.json"), &state)?;
+    }
+    bar.finish_and_clear();
+    if val_slices.is_empty() && state.epochs_done > 0 {
+        // Without validation the latest model is the best one available.
+        model::save(&net, out.join("best.safetensors"), Precision::F32)?;
+        model::save(&net, out.join("best-f16.safetensors"), Precision::F16)?;
+    }
+    let best = state.best_epoch.map(|e| {
+        (e, Validation { loss: state.best_loss, accuracy: state.best_accuracy, v_rand: state.best_v_rand })
+    });
+    Ok(TrainSummary { epochs_done: state.epochs_done, best, stopped_early, seconds: started.elapsed().as_secs_f64() })
+}

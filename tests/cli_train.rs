@@ -1,0 +1,108 @@
+//! `unetseg train` end to end: bad data is refused before training, and a tiny
+//! run (base_channels 4, 64x64 crops of the committed slices) lowers its loss and
+//! writes its history, plots, checkpoints and best model; resume continues it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use unetseg::imageio::{read_gray8, write_png_u8};
+use unetseg::Raster;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("unetseg-cli-train-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("images")).unwrap();
+    std::fs::create_dir_all(dir.join("masks")).unwrap();
+    dir
+}
+
+fn unetseg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_unetseg")).args(args).output().unwrap()
+}
+
+/// Copies the top-left `size` x `size` of committed slice `slice` into `dir` as `name`.
+fn add_slice(dir: &Path, slice: &str, name: &str, size: usize) {
+    for kind in ["images", "masks"] {
+        let full = read_gray8(&Path::new("tests/data").join(kind).join(format!("{slice}.png"))).unwrap();
+        let crop = Raster::from_fn(size, size, |x, y| full.get(x, y));
+        write_png_u8(&dir.join(kind).join(name), &crop).unwrap();
+    }
+}
+
+fn train_error(data: &Path) -> String {
+    let out = data.join("run");
+    let o = unetseg(&["train", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--val", "0", "--epochs", "1", "--quiet"]);
+    assert!(!o.status.success());
+    assert!(!out.join("checkpoint.safetensors").exists(), "nothing may be trained on bad data");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn bad_data_is_refused_before_training_with_the_file_named() {
+    let empty = scratch("empty");
+    assert!(train_error(&empty).contains("images"));
+
+    let missing = scratch("missing");
+    add_slice(&missing, "24", "a.png", 64);
+    std::fs::remove_file(missing.join("masks/a.png")).unwrap();
+    let err = train_error(&missing);
+    assert!(err.contains("a.png") && err.contains("no mask"), "{err}");
+
+    let mismatch = scratch("mismatch");
+    add_slice(&mismatch, "24", "a.png", 64);
+    write_png_u8(&mismatch.join("masks/a.png"), &Raster::filled(32, 64, 255)).unwrap();
+    let err = train_error(&mismatch);
+    assert!(err.contains("masks/a.png") && err.contains("32x64"), "{err}");
+
+    let gray = scratch("gray");
+    add_slice(&gray, "24", "a.png", 64);
+    write_png_u8(&gray.join("masks/a.png"), &Raster::filled(64, 64, 128)).unwrap();
+    let err = train_error(&gray);
+    assert!(err.contains("masks/a.png") && err.contains("binary"), "{err}");
+
+    for dir in [empty, missing, mismatch, gray] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+fn history(run: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(run.join("history.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("epoch,train_loss,train_acc,val_loss,val_acc,val_v_rand"));
+    lines.map(|l| l.split(',').map(str::to_owned).collect()).collect()
+}
+
+#[test]
+fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
+    let data = scratch("smoke");
+    for (slice, name) in [("24", "00.png"), ("25", "01.png"), ("26", "02.png")] {
+        add_slice(&data, slice, name, 96);
+    }
+    let run = data.join("run");
+    let o = unetseg(&[
+        "train", "--data", data.to_str().unwrap(), "--out", run.to_str().unwrap(), "--val", "1",
+        "--model", "compact", "--base-channels", "4", "--optimizer", "adam", "--lr", "0.01",
+        "--epochs", "8", "--batch", "2", "--crop", "64", "--seed", "3", "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for file in ["history.csv", "loss.png", "accuracy.png", "checkpoint.safetensors", "best.safetensors", "best-f16.safetensors", "run.json", "state.json"] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let rows = history(&run);
+    assert_eq!(rows.len(), 8);
+    let loss = |row: &Vec<String>| row[1].parse::<f64>().unwrap();
+    let first: f64 = rows[..2].iter().map(loss).sum::<f64>();
+    let last: f64 = rows[6..].iter().map(loss).sum::<f64>();
+    assert!(last < first, "training loss did not go down: {rows:?}");
+    assert!(rows.iter().all(|r| r[5].parse::<f64>().is_ok()), "every epoch validated: {rows:?}");
+    let device = burn::tensor::Device::flex();
+    let best = unetseg::model::load(run.join("best.safetensors"), &device).unwrap();
+    assert_eq!(best.config().base_channels, 4);
+
+    let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--epochs", "9", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = history(&run);
+    assert_eq!(rows.len(), 9);
+    assert_eq!(rows[8][0], "9");
+    std::fs::remove_dir_all(data).unwrap();
+}
