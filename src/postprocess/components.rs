@@ -33,23 +33,35 @@ pub struct Components {
 /// Labels the connected components of the non-zero pixels of `mask`
 /// (see the module documentation for the numbering).
 pub fn connected_components(mask: &GrayU8, connectivity: Connectivity) -> Components {
+    let mut labels = Labels::filled(mask.width(), mask.height(), 0);
+    let count = label_components_into(mask, connectivity, &mut labels, 1);
+    Components { labels, count }
+}
+
+/// Writes the components of the non-zero pixels of `mask` into `labels`,
+/// numbered `first`, `first + 1`, ... in the order of [`connected_components`],
+/// and returns how many there are. `labels` must be 0 on the non-zero pixels
+/// of `mask` (and of `mask`'s size); its other values are left as they are,
+/// so a caller can fill in the background beforehand. `first` must be positive.
+pub fn label_components_into(mask: &GrayU8, connectivity: Connectivity, labels: &mut Labels, first: i32) -> usize {
+    assert_eq!(mask.dims(), labels.dims(), "mask and labels differ in size");
+    assert!(first > 0, "labels start at 1 or above");
     let (width, height) = mask.dims();
     let src = mask.data();
-    let mut labels = Labels::filled(width, height, 0);
     let mut stack = Vec::new();
     let mut count = 0usize;
     // Starts a new component at foreground pixel `i` unless it is already labelled.
     let mut visit = |i: usize, labels: &mut Labels| {
         if labels.data()[i] == 0 {
+            flood(mask, labels, connectivity, i, first + count as i32, &mut stack);
             count += 1;
-            flood(mask, labels, connectivity, i, count as i32, &mut stack);
         }
     };
     match connectivity {
         Connectivity::Four => {
             for i in 0..src.len() {
                 if src[i] != 0 {
-                    visit(i, &mut labels);
+                    visit(i, labels);
                 }
             }
         }
@@ -60,7 +72,7 @@ pub fn connected_components(mask: &GrayU8, connectivity: Connectivity) -> Compon
                         for c in x..(x + 2).min(width) {
                             let i = r * width + c;
                             if src[i] != 0 {
-                                visit(i, &mut labels);
+                                visit(i, labels);
                             }
                         }
                     }
@@ -68,7 +80,7 @@ pub fn connected_components(mask: &GrayU8, connectivity: Connectivity) -> Compon
             }
         }
     }
-    Components { labels, count }
+    count
 }
 
 /// Gives `label` to the component of `mask` that contains pixel index `start`.

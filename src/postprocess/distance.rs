@@ -38,50 +38,41 @@ pub fn opencv_chamfer5(image: &GrayU8) -> GrayF32 {
     let (width, height) = image.dims();
     let stride = width + 2 * PAD;
     let mut buf = vec![NO_ZERO_DISTANCE; stride * (height + 2 * PAD)];
+    // Per row, the best candidate through the two rows already passed; it does
+    // not depend on the row itself, so it is computed for the whole row first.
+    let mut across = vec![0.0f32; width];
 
-    // Forward pass: top-left to bottom-right, using the already visited half of the mask.
+    // Forward pass: top-left to bottom-right over the upper half of the mask.
     for y in 0..height {
-        let src = image.row(y);
-        let base = (y + PAD) * stride + PAD;
-        for (x, &v) in src.iter().enumerate() {
-            let i = base + x;
-            buf[i] = if v == 0 {
-                0.0
-            } else {
-                let up2 = i - 2 * stride;
-                let up1 = i - stride;
-                (buf[up2 - 1] + KNIGHT)
-                    .min(buf[up2 + 1] + KNIGHT)
-                    .min(buf[up1 - 2] + KNIGHT)
-                    .min(buf[up1 - 1] + DIAGONAL)
-                    .min(buf[up1] + EDGE)
-                    .min(buf[up1 + 1] + DIAGONAL)
-                    .min(buf[up1 + 2] + KNIGHT)
-                    .min(buf[i - 1] + EDGE)
-            };
+        let (passed, rest) = buf.split_at_mut((y + PAD) * stride);
+        let up2 = &passed[y * stride..(y + 1) * stride];
+        let up1 = &passed[(y + 1) * stride..(y + 2) * stride];
+        combine_row(&mut across, [&up2[PAD - 1..], &up2[PAD + 1..], &up1[PAD - 2..], &up1[PAD - 1..], &up1[PAD..], &up1[PAD + 1..], &up1[PAD + 2..]]);
+        let row = &mut rest[PAD..PAD + width];
+        let mut left = NO_ZERO_DISTANCE;
+        for ((d, &v), &a) in row.iter_mut().zip(image.row(y)).zip(&across) {
+            *d = if v == 0 { 0.0 } else { min(a, left + EDGE) };
+            left = *d;
         }
     }
 
-    // Backward pass: bottom-right to top-left with the mirrored half of the mask.
+    // Backward pass: bottom-right to top-left over the lower half of the mask.
     for y in (0..height).rev() {
-        let base = (y + PAD) * stride + PAD;
-        for i in (base..base + width).rev() {
-            let d = buf[i];
-            if d > EDGE {
-                let down2 = i + 2 * stride;
-                let down1 = i + stride;
-                buf[i] = d
-                    .min(buf[down2 + 1] + KNIGHT)
-                    .min(buf[down2 - 1] + KNIGHT)
-                    .min(buf[down1 + 2] + KNIGHT)
-                    .min(buf[down1 + 1] + DIAGONAL)
-                    .min(buf[down1] + EDGE)
-                    .min(buf[down1 - 1] + DIAGONAL)
-                    .min(buf[down1 - 2] + KNIGHT)
-                    .min(buf[i + 1] + EDGE);
+        let (upto, below) = buf.split_at_mut((y + PAD + 1) * stride);
+        let down1 = &below[..stride];
+        let down2 = &below[stride..2 * stride];
+        combine_row(&mut across, [&down2[PAD + 1..], &down2[PAD - 1..], &down1[PAD + 2..], &down1[PAD + 1..], &down1[PAD..], &down1[PAD - 1..], &down1[PAD - 2..]]);
+        let row = &mut upto[(y + PAD) * stride + PAD..(y + PAD) * stride + PAD + width];
+        let mut right = NO_ZERO_DISTANCE;
+        for (d, &a) in row.iter_mut().zip(&across).rev() {
+            // Pixels at distance 0 or 1 cannot get closer (OpenCV skips them too).
+            if *d > EDGE {
+                *d = min(*d, min(a, right + EDGE));
             }
+            right = *d;
         }
     }
+
     // Drop the padding in place: each row moves to an earlier position.
     for y in 0..height {
         let from = (y + PAD) * stride + PAD;
@@ -89,6 +80,29 @@ pub fn opencv_chamfer5(image: &GrayU8) -> GrayF32 {
     }
     buf.truncate(width * height);
     GrayF32::new(width, height, buf).expect("output has the input's size")
+}
+
+/// `out[x]` = the smallest of `row[x] + weight` over the seven neighbours of the
+/// other two rows, given as slices starting at each neighbour of pixel 0, in
+/// the order knight, knight, knight, diagonal, edge, diagonal, knight.
+fn combine_row(out: &mut [f32], neighbours: [&[f32]; 7]) {
+    let n = out.len();
+    let [k1, k2, k3, d1, e, d2, k4] = neighbours.map(|s| &s[..n]);
+    for x in 0..n {
+        out[x] = min(
+            min(min(k1[x] + KNIGHT, k2[x] + KNIGHT), min(k3[x] + KNIGHT, d1[x] + DIAGONAL)),
+            min(min(e[x] + EDGE, d2[x] + DIAGONAL), k4[x] + KNIGHT),
+        );
+    }
+}
+
+/// The smaller of two distances (never NaN), without `f32::min`'s NaN handling.
+fn min(a: f32, b: f32) -> f32 {
+    if b < a {
+        b
+    } else {
+        a
+    }
 }
 
 /// Exact Euclidean distance from each non-zero pixel to the nearest zero pixel

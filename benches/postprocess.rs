@@ -1,0 +1,55 @@
+//! Time of the whole 9-step post-processing (`postprocess::run`) on 512x512
+//! slices, median of many runs, one thread. Run side by side with OpenCV:
+//!
+//!     cargo bench --bench postprocess
+//!     /root/.cache/unetseg/venv/bin/python scripts/bench_postprocess_opencv.py
+//!
+//! Reading the PNG is not timed (neither is it in the OpenCV script).
+
+use std::path::Path;
+use std::time::Instant;
+
+use unetseg::imageio::read_gray8;
+use unetseg::postprocess::{self, DistanceKind, PostprocessParams};
+
+const WARMUP: usize = 20;
+const RUNS: usize = 300;
+
+/// Milliseconds of each of `RUNS` calls of `f`, sorted.
+fn timings(mut f: impl FnMut()) -> Vec<f64> {
+    for _ in 0..WARMUP {
+        f();
+    }
+    let mut ms: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exact = PostprocessParams { distance: DistanceKind::Exact, ..PostprocessParams::default() };
+    let cases = [
+        ("mask 24 (tests/data/masks/24.png)", "tests/data/masks/24.png", PostprocessParams::default()),
+        ("raw image 24 (tests/data/images/24.png)", "tests/data/images/24.png", PostprocessParams::default()),
+        ("mask 24, exact distance", "tests/data/masks/24.png", exact),
+    ];
+    println!("unetseg postprocess::run, {RUNS} runs after {WARMUP} warm-up runs, one thread");
+    for (name, rel, params) in cases {
+        let gray = read_gray8(&root.join(rel)).unwrap_or_else(|e| panic!("{e}"));
+        let ms = timings(|| {
+            std::hint::black_box(postprocess::run(std::hint::black_box(&gray), &params).expect("valid input"));
+        });
+        println!(
+            "{name}: median {:.2} ms, min {:.2} ms, p90 {:.2} ms",
+            ms[RUNS / 2],
+            ms[0],
+            ms[RUNS * 9 / 10]
+        );
+    }
+}
