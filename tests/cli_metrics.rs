@@ -186,3 +186,76 @@ fn size_mismatch_fails_naming_both_files_and_sizes() {
     );
     assert_fails_naming(out, &["truth_crop_24.png", "256x256", "24.png", "512x512"]);
 }
+
+fn tmp_png(name: &str) -> String {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn eight_bit_gray_prediction_is_a_probability_map() {
+    // Mask 24 turned into 8-bit "probabilities": cell 200 or 120, membrane 40
+    // or 140, alternating by column, so thresholds 0.5 and 0.6 disagree.
+    let truth = image::open(root().join("tests/data/masks/24.png"))
+        .unwrap()
+        .into_luma8();
+    let pred = image::GrayImage::from_fn(truth.width(), truth.height(), |x, y| {
+        let cell = truth.get_pixel(x, y)[0] > 127;
+        image::Luma([match (cell, x % 2 == 0) {
+            (true, true) => 200,
+            (true, false) => 120,
+            (false, true) => 40,
+            (false, false) => 140,
+        }])
+    });
+    let path = tmp_png("metrics-gray8-probability.png");
+    pred.save(&path).unwrap();
+    let report = json_report(&path, "tests/data/masks/24.png");
+    let probability = unetseg::GrayF32::from_fn(512, 512, |x, y| {
+        pred.get_pixel(x as u32, y as u32)[0] as f32 / 255.0
+    });
+    let truth = unetseg::GrayU8::new(512, 512, truth.into_raw()).unwrap();
+    let expected = unetseg::metrics::evaluate(&probability, &truth).unwrap();
+    for (key, value) in expected.entries() {
+        // serde_json's default float parser may be off by one ulp.
+        let got = report[key].as_f64().unwrap();
+        assert!(
+            (got - value).abs() <= 1e-15,
+            "{key} = {got}, library {value}"
+        );
+    }
+    // At 0.5 the 120s count as membrane and the 140s as cell.
+    assert!(report["pixel_accuracy"].as_f64().unwrap() < 0.6);
+}
+
+#[test]
+fn sixteen_bit_binary_prediction_is_a_segmentation() {
+    let eroded = image::open(root().join("tests/fixtures/metrics/pred_eroded_24.png"))
+        .unwrap()
+        .into_luma8();
+    let wide: image::ImageBuffer<image::Luma<u16>, Vec<u16>> =
+        image::ImageBuffer::from_fn(eroded.width(), eroded.height(), |x, y| {
+            image::Luma([if eroded.get_pixel(x, y)[0] == 255 {
+                u16::MAX
+            } else {
+                0
+            }])
+        });
+    let path = tmp_png("metrics-binary16.png");
+    wide.save(&path).unwrap();
+    let report = json_report(&path, "tests/data/masks/24.png");
+    let case = fixture_case("eroded_24");
+    for key in KEYS {
+        let (got, want) = (
+            report[key].as_f64().unwrap(),
+            case["expected"][key].as_f64().unwrap(),
+        );
+        assert!(
+            (got - want).abs() <= 1e-12,
+            "{key} = {got}, reference {want}"
+        );
+    }
+}

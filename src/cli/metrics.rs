@@ -1,20 +1,22 @@
 //! `unetseg metrics`: scores a predicted segmentation or probability map
 //! against a ground-truth mask (pixel scores and the ISBI 2012 scores).
 //!
-//! How the prediction image is read (gray, or RGB/RGBA converted to gray):
+//! How the prediction image is read (first page, colour converted to gray
+//! by [`crate::imageio`]):
 //! * only the values 0 and the format's maximum (255 for 8-bit, 65535 for
-//!   16-bit, 1.0 for float) -> a segmentation in the masks' polarity
-//!   (maximum = cell), scored as it is;
+//!   16-bit) -> a segmentation in the masks' polarity (maximum = cell),
+//!   scored as it is;
 //! * any other value -> a probability map, probability of cell =
 //!   value / maximum; its pixel scores use 0.5 and its ISBI scores the best
 //!   threshold of 0.0, 0.1, ..., 1.0.
 //!
-//! The ground truth is read as 8-bit gray; above 127 is cell.
+//! The ground truth is read as 8-bit gray ([`imageio::read_gray8`]); above
+//! 127 is cell.
 
 use crate::error::{Error, Result};
+use crate::imageio::{self, GrayImage};
 use crate::metrics::{self, MetricsReport, Prediction};
-use crate::raster::{GrayF32, GrayU8, Raster};
-use image::{ColorType, DynamicImage};
+use crate::raster::{GrayF32, GrayU8};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `unetseg metrics`.
@@ -38,57 +40,24 @@ enum PredictionImage {
     Probability(GrayF32),
 }
 
-fn open(path: &Path) -> Result<DynamicImage> {
-    image::open(path).map_err(|e| Error::file(path, e))
-}
-
-fn raster<T: Copy>(path: &Path, width: u32, height: u32, data: Vec<T>) -> Result<Raster<T>> {
-    Raster::new(width as usize, height as usize, data).map_err(|e| Error::file(path, e))
-}
-
-/// Reads the prediction: a mask when it holds only 0 and the format's
-/// maximum, a probability map (value / maximum) otherwise.
+/// Reads the first page of the prediction: a mask when it holds only 0 and
+/// the format's maximum, a probability map (value / maximum) otherwise.
 fn read_prediction(path: &Path) -> Result<PredictionImage> {
-    let image = open(path)?;
-    let (width, height) = (image.width(), image.height());
-    let probabilities: Vec<f32> = match image.color() {
-        ColorType::L16 | ColorType::La16 | ColorType::Rgb16 | ColorType::Rgba16 => image
-            .to_luma16()
-            .into_raw()
-            .into_iter()
-            .map(|v| v as f32 / u16::MAX as f32)
-            .collect(),
-        ColorType::Rgb32F | ColorType::Rgba32F => image.to_luma32f().into_raw(),
-        _ => {
-            let gray = image.to_luma8().into_raw();
-            if gray.iter().all(|&v| v == 0 || v == u8::MAX) {
-                return Ok(PredictionImage::Mask(raster(path, width, height, gray)?));
-            }
-            gray.into_iter()
-                .map(|v| v as f32 / u8::MAX as f32)
-                .collect()
+    let pages = imageio::read_pages(path)?;
+    let first = pages
+        .first()
+        .ok_or_else(|| Error::file(path, "the file holds no image"))?;
+    let mask = match first {
+        GrayImage::U8(r) if r.data().iter().all(|&v| v == 0 || v == u8::MAX) => Some(r.clone()),
+        GrayImage::U16(r) if r.data().iter().all(|&v| v == 0 || v == u16::MAX) => {
+            Some(r.map(|v| if v == 0 { 0 } else { u8::MAX }))
         }
+        _ => None,
     };
-    if probabilities.iter().all(|&p| p == 0.0 || p == 1.0) {
-        let mask = probabilities
-            .iter()
-            .map(|&p| if p == 1.0 { u8::MAX } else { 0 })
-            .collect();
-        return Ok(PredictionImage::Mask(raster(path, width, height, mask)?));
-    }
-    let clamped = probabilities
-        .into_iter()
-        .map(|p| p.clamp(0.0, 1.0))
-        .collect();
-    Ok(PredictionImage::Probability(raster(
-        path, width, height, clamped,
-    )?))
-}
-
-fn read_truth(path: &Path) -> Result<GrayU8> {
-    let image = open(path)?;
-    let (width, height) = (image.width(), image.height());
-    raster(path, width, height, image.to_luma8().into_raw())
+    Ok(match mask {
+        Some(mask) => PredictionImage::Mask(mask),
+        None => PredictionImage::Probability(first.to_unit_f32()),
+    })
 }
 
 fn print_table(report: &MetricsReport, args: &MetricsArgs, kind: &str) {
@@ -102,7 +71,7 @@ fn print_table(report: &MetricsReport, args: &MetricsArgs, kind: &str) {
 /// Runs the subcommand.
 pub fn run(args: MetricsArgs) -> Result<()> {
     let prediction = read_prediction(&args.pred)?;
-    let truth = read_truth(&args.truth)?;
+    let truth = imageio::read_gray8(&args.truth)?;
     let (prediction, kind) = match &prediction {
         PredictionImage::Mask(m) => (Prediction::Mask(m), "segmentation"),
         PredictionImage::Probability(p) => (
