@@ -1,0 +1,86 @@
+//! `unetseg eval` end to end with the built-in default weights on crops of the
+//! committed held-out slices tests/data/{images,masks}/{24,25}.png (cropped by
+//! the test itself): per-image and mean metrics, as a table and as JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use unetseg::imageio::{read_gray8, write_png_u8};
+use unetseg::GrayU8;
+
+const KEYS: [&str; 13] = [
+    "v_rand", "v_rand_split", "v_rand_merge", "v_info", "v_info_split", "v_info_merge", "v_rand_unthinned",
+    "v_info_unthinned", "pixel_accuracy", "iou_membrane", "iou_cell", "dice_membrane", "dice_cell",
+];
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("unetseg-cli-eval-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("images")).unwrap();
+    std::fs::create_dir_all(dir.join("masks")).unwrap();
+    dir
+}
+
+/// Writes the top-left 96x80 of `data/{images,masks}/{n}.png` into `dir`.
+fn crop_pair(dir: &Path, n: &str) {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for kind in ["images", "masks"] {
+        let full = read_gray8(&data.join(kind).join(format!("{n}.png"))).unwrap();
+        let crop = GrayU8::from_fn(96, 80, |x, y| full.get(x, y));
+        write_png_u8(&dir.join(kind).join(format!("{n}.png")), &crop).unwrap();
+    }
+}
+
+fn eval(dir: &Path, json: bool) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_unetseg"));
+    cmd.arg("eval").arg("--images").arg(dir.join("images")).arg("--masks").arg(dir.join("masks"));
+    if json {
+        cmd.arg("--json");
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn json_has_every_image_and_the_mean_with_the_metrics_keys() {
+    let dir = scratch("json");
+    crop_pair(&dir, "24");
+    crop_pair(&dir, "25");
+    let output = eval(&dir, true);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let images = doc["images"].as_array().unwrap();
+    let names: Vec<&str> = images.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["24", "25"]);
+    for key in KEYS {
+        let values: Vec<f64> = images.iter().map(|i| i[key].as_f64().unwrap()).collect();
+        assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "{key}: {values:?}");
+        let mean = doc["mean"][key].as_f64().unwrap();
+        assert!((mean - (values[0] + values[1]) / 2.0).abs() < 1e-12, "{key}");
+    }
+    assert_eq!(doc["mean"].as_object().unwrap().len(), KEYS.len());
+}
+
+#[test]
+fn table_lists_each_image_then_the_mean() {
+    let dir = scratch("table");
+    crop_pair(&dir, "24");
+    let output = eval(&dir, false);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].contains("pixel_acc") && lines[0].contains("v_rand"));
+    assert!(lines[1].starts_with("24 ") && lines[2].starts_with("mean "));
+}
+
+#[test]
+fn an_image_without_a_mask_is_named() {
+    let dir = scratch("nomask");
+    crop_pair(&dir, "24");
+    std::fs::copy(dir.join("images/24.png"), dir.join("images/lonely.png")).unwrap();
+    let output = eval(&dir, false);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("lonely.png") && stderr.contains("no mask named lonely"), "{stderr}");
+}

@@ -1,0 +1,86 @@
+//! `unetseg import-pytorch` then `unetseg forward`, end to end, against the logits
+//! PyTorch computed (fixtures in tests/fixtures/pytorch/, made by make_fixture.py
+//! there), and `forward`'s refusal of sizes the network cannot take.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch").join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("unetseg-import-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn unetseg(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_unetseg")).args(args).output().unwrap()
+}
+
+/// Shape and values of a little-endian float32 C-order .npy file.
+fn read_npy_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    let shape_text = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
+    let shape = shape_text.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
+    let values = bytes[10 + header_len..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    (shape, values)
+}
+
+fn import_then_forward(state_dict: &str, preset: &str, stem: &str) {
+    let dir = scratch(stem);
+    let weights = dir.join("imported.safetensors");
+    let out = dir.join("logits.npy");
+    let import = unetseg(&["import-pytorch".as_ref(), "--state-dict".as_ref(), fixture(state_dict).as_os_str(), "--preset".as_ref(), preset.as_ref(), "--out".as_ref(), weights.as_os_str()]);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let input = fixture(&format!("{stem}_input.png"));
+    let forward = unetseg(&["forward".as_ref(), "--weights".as_ref(), weights.as_os_str(), "--input".as_ref(), input.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    assert!(forward.status.success(), "{}", String::from_utf8_lossy(&forward.stderr));
+    let (shape, ours) = read_npy_f32(&out);
+    let (torch_shape, torch) = read_npy_f32(&fixture(&format!("{stem}_logits.npy")));
+    assert_eq!(shape, torch_shape);
+    let diff = ours.iter().zip(&torch).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(diff < 1e-4, "max |unetseg - torch| = {diff}");
+}
+
+#[test]
+fn imported_pt_runs_like_torch() {
+    import_then_forward("valid_base4.pt", "seed", "valid_base4");
+}
+
+#[test]
+fn imported_safetensors_runs_like_torch() {
+    import_then_forward("same_base2.safetensors", "compact", "same_base2");
+}
+
+#[test]
+fn forward_names_the_sizes_the_network_takes() {
+    let dir = scratch("badsize");
+    let weights = dir.join("imported.safetensors");
+    let import = unetseg(&["import-pytorch".as_ref(), "--state-dict".as_ref(), fixture("valid_base4.pt").as_os_str(), "--preset".as_ref(), "seed".as_ref(), "--out".as_ref(), weights.as_os_str()]);
+    assert!(import.status.success());
+    // A 64x64 image is below the valid network's smallest input (188).
+    let input = fixture("same_base2_input.png");
+    let out = dir.join("logits.npy");
+    let forward = unetseg(&["forward".as_ref(), "--weights".as_ref(), weights.as_os_str(), "--input".as_ref(), input.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    assert!(!forward.status.success());
+    let stderr = String::from_utf8_lossy(&forward.stderr);
+    assert!(stderr.contains("same_base2_input.png") && stderr.contains("188, 204, 220") && stderr.contains("nearest: 188"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn import_with_a_wrong_preset_width_fails_naming_the_tensors() {
+    let dir = scratch("badwidth");
+    let out = dir.join("w.safetensors");
+    let import = unetseg(&["import-pytorch".as_ref(), "--state-dict".as_ref(), fixture("same_base2.safetensors").as_os_str(), "--preset".as_ref(), "compact".as_ref(), "--base-channels".as_ref(), "16".as_ref(), "--out".as_ref(), out.as_os_str()]);
+    assert!(!import.status.success());
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    assert!(stderr.contains("Conv_down1.conv.conv.0.weight has shape [2, 1, 3, 3], expected [16, 1, 3, 3]"), "{stderr}");
+    assert!(!out.exists());
+}
