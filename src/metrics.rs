@@ -35,7 +35,7 @@ pub const MEMBRANE_MAX_U8: u8 = 127;
 pub const PIXEL_THRESHOLD: f32 = 0.5;
 
 /// A main score with its split and merge parts, each in [0, 1], 1 = perfect.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SplitMergeScores {
     /// The harmonic mean of `split` and `merge` (the F-score, alpha = 0.5).
     pub score: f64,

@@ -1,11 +1,10 @@
 //! Pixel-wise scores of a binary segmentation: accuracy, IoU and Dice per class.
 
 use crate::raster::Raster;
-use serde::Serialize;
 
 /// Pixel-wise agreement between a predicted and a ground-truth cell mask
 /// (`true` = cell interior, `false` = membrane).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PixelScores {
     /// Fraction of pixels whose class equals the ground truth's, as the
     /// original project computes its validation accuracy.
