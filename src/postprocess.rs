@@ -180,7 +180,7 @@ pub fn run(gray: &GrayU8, params: &PostprocessParams) -> Result<PostprocessSteps
     // and the foreground components numbered from 2 (connectedComponents + 1).
     let background = unknown.data().iter().zip(sure_foreground.data()).map(|(&u, &fg)| i32::from(u != 255 && fg == 0));
     let mut markers = Labels::new(gray.width(), gray.height(), background.collect())?;
-    let foreground_components = components::label_components_into(&sure_foreground, Connectivity::Eight, &mut markers, 2);
+    let foreground_components = components::label_components_into(&sure_foreground, Connectivity::Eight, &mut markers, 2)?;
     let watershed = watershed::watershed(gray, &markers)?;
     let final_mask = watershed.map(|label| if label == 1 { 255 } else { 0 });
     Ok(PostprocessSteps {

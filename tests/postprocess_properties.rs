@@ -2,7 +2,7 @@
 //! references on small random images (no fixtures).
 
 use proptest::prelude::*;
-use unetseg::postprocess::components::{connected_components, Connectivity};
+use unetseg::postprocess::components::{connected_components, label_components_into, Connectivity};
 use unetseg::postprocess::distance::{exact_euclidean, opencv_chamfer5, NO_ZERO_DISTANCE};
 use unetseg::postprocess::morphology::{close, dilate, erode};
 use unetseg::postprocess::threshold::{binarize, otsu_level};
@@ -278,10 +278,15 @@ proptest! {
 }
 
 #[test]
-fn watershed_rejects_mismatched_sizes() {
+fn mismatched_sizes_are_errors() {
     let gray = GrayU8::filled(4, 3, 0);
     let err = watershed(&gray, &Labels::filled(3, 4, 0)).unwrap_err();
     assert!(err.to_string().contains("4x3"), "{err}");
+    let mut labels = Labels::filled(3, 4, 0);
+    assert!(label_components_into(&gray, Connectivity::Eight, &mut labels, 1).is_err());
+    let mut labels = Labels::filled(4, 3, 0);
+    assert!(label_components_into(&gray, Connectivity::Four, &mut labels, 0).is_err());
+    assert_eq!(label_components_into(&gray, Connectivity::Four, &mut labels, 1).unwrap(), 0);
 }
 
 #[test]

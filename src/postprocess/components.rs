@@ -10,6 +10,7 @@
 //! pixel. (The two orders differ, e.g. a component whose first pixel is
 //! `(x 10, y 1)` comes before one starting at `(x 20, y 0)` under 8-connectivity.)
 
+use crate::error::{Error, Result};
 use crate::raster::{GrayU8, Labels};
 
 /// Which neighbours are connected to a pixel.
@@ -34,7 +35,7 @@ pub struct Components {
 /// (see the module documentation for the numbering).
 pub fn connected_components(mask: &GrayU8, connectivity: Connectivity) -> Components {
     let mut labels = Labels::filled(mask.width(), mask.height(), 0);
-    let count = label_components_into(mask, connectivity, &mut labels, 1);
+    let count = label_components_into(mask, connectivity, &mut labels, 1).expect("labels sized like the mask");
     Components { labels, count }
 }
 
@@ -42,10 +43,18 @@ pub fn connected_components(mask: &GrayU8, connectivity: Connectivity) -> Compon
 /// numbered `first`, `first + 1`, ... in the order of [`connected_components`],
 /// and returns how many there are. `labels` must be 0 on the non-zero pixels
 /// of `mask` (and of `mask`'s size); its other values are left as they are,
-/// so a caller can fill in the background beforehand. `first` must be positive.
-pub fn label_components_into(mask: &GrayU8, connectivity: Connectivity, labels: &mut Labels, first: i32) -> usize {
-    assert_eq!(mask.dims(), labels.dims(), "mask and labels differ in size");
-    assert!(first > 0, "labels start at 1 or above");
+/// so a caller can fill in the background beforehand. Fails when the sizes
+/// differ or `first` is not positive.
+pub fn label_components_into(mask: &GrayU8, connectivity: Connectivity, labels: &mut Labels, first: i32) -> Result<usize> {
+    if mask.dims() != labels.dims() || first <= 0 {
+        return Err(Error::invalid(format!(
+            "cannot label the components of a {}x{} mask into {}x{} labels from {first}",
+            mask.width(),
+            mask.height(),
+            labels.width(),
+            labels.height()
+        )));
+    }
     let (width, height) = mask.dims();
     let src = mask.data();
     let mut stack = Vec::new();
@@ -80,7 +89,7 @@ pub fn label_components_into(mask: &GrayU8, connectivity: Connectivity, labels: 
             }
         }
     }
-    count
+    Ok(count)
 }
 
 /// Gives `label` to the component of `mask` that contains pixel index `start`.
