@@ -1,0 +1,157 @@
+// The Web Worker that owns the wasm module, so the page never freezes while the
+// network runs. It answers the requests of engine.js, one at a time, each
+// message `{ rid, type, ... }` with replies carrying the same `rid`.
+//
+// Results of segmentations stay here (`kept`) so that moving a slider re-runs
+// only the post-processing on the stored probability map.
+
+import init, { Segmenter, decodeImage, benchPostprocess } from './pkg/unetseg.js';
+
+let segmenter = null;
+const kept = new Map();
+let queue = Promise.resolve();
+
+/** What the browser says about its WebGPU adapter, or why there is none. */
+async function probeAdapter() {
+  if (!('gpu' in navigator)) return { available: false, reason: 'this browser has no WebGPU' };
+  let adapter = null;
+  try {
+    adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    return { available: false, reason: `WebGPU adapter request failed: ${e.message || e}` };
+  }
+  if (!adapter) return { available: false, reason: 'WebGPU is present but offers no adapter (disabled or blocklisted)' };
+  const info = adapter.info || {};
+  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
+  return { available: true, name, fallback: Boolean(info.isFallbackAdapter) };
+}
+
+const handlers = {
+  // `choice`: 'auto' (WebGPU on a hardware adapter, else the CPU), 'webgpu'
+  // (WebGPU even on a software adapter, else the CPU) or 'cpu'.
+  async init({ choice, cpuReason }) {
+    await init();
+    const probe = choice === 'cpu' ? { available: false, reason: cpuReason } : await probeAdapter();
+    if (probe.available && probe.fallback && choice === 'auto') {
+      probe.available = false;
+      probe.reason = `the only WebGPU adapter (${probe.name}) is a software one, slower than this CPU path`;
+    }
+    if (probe.available) {
+      try {
+        segmenter = await Segmenter.create(true);
+      } catch (e) {
+        probe.reason = `WebGPU device creation failed: ${e.message || e}`;
+      }
+    }
+    if (!segmenter) segmenter = await Segmenter.create(false);
+    const backend = segmenter.backend();
+    if (backend.kind === 'webgpu') {
+      backend.adapter = probe.name;
+      backend.fallbackAdapter = probe.fallback || backend.fallbackAdapter;
+    } else {
+      backend.reason = probe.reason;
+    }
+    return { backend };
+  },
+
+  async weights({ bytes, name }) {
+    const started = performance.now();
+    const model = await segmenter.loadWeights(new Uint8Array(bytes), name);
+    return { model, ms: performance.now() - started };
+  },
+
+  async segment({ rid, key, bytes, name, params }) {
+    const pages = decodeImage(new Uint8Array(bytes), name);
+    post({ rid, type: 'pages', sizes: pages.map((p) => [p.width, p.height]) });
+    for (let i = 0; i < pages.length; i++) {
+      const page = pages[i];
+      try {
+        post({ rid, type: 'page-start', page: i, input: page.previewPng() });
+        const started = performance.now();
+        const result = await segmenter.segment(page, (done, total) => post({ rid, type: 'progress', page: i, done, total }));
+        const networkMs = performance.now() - started;
+        kept.set(`${key}/${i}`, result);
+        const views = analyse(result, params);
+        post({
+          rid, type: 'page-done', page: i, networkMs,
+          probability: result.probabilityPng(), probability16: result.probability16Png(), ...views,
+        });
+      } catch (e) {
+        if (e instanceof WebAssembly.RuntimeError) throw e;
+        post({ rid, type: 'page-error', page: i, message: e.message || String(e) });
+      } finally {
+        page.free();
+      }
+    }
+    return { pages: pages.length };
+  },
+
+  async analyse({ key, params }) {
+    const result = kept.get(key);
+    if (!result) throw new Error('this result is no longer in memory; segment the image again');
+    return analyse(result, params);
+  },
+
+  async forget({ keys }) {
+    for (const key of keys) {
+      kept.get(key)?.free();
+      kept.delete(key);
+    }
+    return {};
+  },
+
+  async bench({ bytes, name, runs }) {
+    const [page] = decodeImage(new Uint8Array(bytes), name);
+    const times = [];
+    let result = null;
+    for (let i = 0; i < runs; i++) {
+      const started = performance.now();
+      result?.free();
+      result = await segmenter.segment(page, () => {});
+      times.push(performance.now() - started);
+    }
+    const postMs = benchPostprocess(result, undefined, 0.2, 10); // automatic threshold, as the CLI
+    result.free();
+    page.free();
+    return { times, postMs };
+  },
+};
+
+/** The post-processing views of one result for the slider values `params`. */
+function analyse(result, { threshold, fgFraction }) {
+  const started = performance.now();
+  const a = result.analyse(threshold, fgFraction);
+  return {
+    postMs: performance.now() - started,
+    mask: a.mask, final: a.final, labels: a.labels, labels16: a.labels16, csv: a.csv,
+    cells: a.cells, level: a.level, steps: a.steps,
+  };
+}
+
+/** Posts `message`, transferring its PNG buffers instead of copying them. */
+function post(message) {
+  const transfer = [];
+  const collect = (value) => {
+    if (value instanceof Uint8Array) transfer.push(value.buffer);
+    else if (Array.isArray(value)) value.forEach(collect);
+    else if (value && typeof value === 'object') Object.values(value).forEach(collect);
+  };
+  collect(message);
+  self.postMessage(message, [...new Set(transfer)]);
+}
+
+self.onmessage = (event) => {
+  const message = event.data;
+  // Requests run one after another; the wasm module is single-threaded anyway.
+  queue = queue.then(async () => {
+    try {
+      const reply = await handlers[message.type](message);
+      post({ rid: message.rid, type: 'reply', ...reply });
+    } catch (e) {
+      // A RuntimeError is a trap (a Rust panic or running out of memory): the
+      // module is unusable afterwards, and the page starts a fresh worker.
+      const fatal = e instanceof WebAssembly.RuntimeError;
+      post({ rid: message.rid, type: fatal ? 'fatal' : 'failed', message: e.message || String(e) });
+    }
+  });
+};
