@@ -322,3 +322,36 @@ fn tiny_images_are_all_frame() {
         assert!(s.final_mask.data().iter().all(|&v| v == 0));
     }
 }
+
+#[test]
+fn every_step_renders_at_the_image_size() {
+    use unetseg::postprocess::render::{label_color, Step, StepImage};
+    let image = GrayU8::from_fn(9, 7, |x, y| if x == 4 || y == 3 { 0 } else { 255 });
+    let s = postprocess::run(&image, &PostprocessParams::default()).unwrap();
+    let mut stems: Vec<&str> = Step::ALL.iter().map(|s| s.file_stem()).collect();
+    stems.sort_unstable();
+    stems.dedup();
+    assert_eq!(stems.len(), 10);
+    for step in Step::ALL {
+        let rendered = s.render(step);
+        assert_eq!(rendered.dims(), (9, 7), "{}", step.title());
+        let rgba = rendered.to_rgba();
+        assert_eq!(rgba.len(), 9 * 7 * 4);
+        assert!(rgba.chunks_exact(4).all(|p| p[3] == 255));
+    }
+    assert_eq!(s.render(Step::Final), StepImage::Gray(s.final_mask.clone()));
+    // Distance: 0 is dark blue, the maximum dark red.
+    let StepImage::Rgb(distance) = s.render(Step::Distance) else { panic!("distance is not in colour") };
+    let far = (0..63).max_by(|&a, &b| s.distance.data()[a].total_cmp(&s.distance.data()[b])).unwrap();
+    assert_eq!(distance.data()[far], [128, 0, 0]);
+    let zero = s.distance.data().iter().position(|&d| d == 0.0).unwrap();
+    assert_eq!(distance.data()[zero], [0, 0, 128]);
+    // Labels: unlabelled black, lines white, labels coloured and stable.
+    assert_eq!(label_color(0), [0, 0, 0]);
+    assert_eq!(label_color(WATERSHED_LINE), [255, 255, 255]);
+    assert_ne!(label_color(1), label_color(2));
+    let StepImage::Rgb(markers) = s.render(Step::Markers) else { panic!("markers are not in colour") };
+    for (&m, &c) in s.markers.data().iter().zip(markers.data()) {
+        assert_eq!(c, label_color(m));
+    }
+}
