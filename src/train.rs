@@ -5,7 +5,8 @@
 //! A run directory holds `run.json` (the options), `history.csv`, `loss.png`,
 //! `accuracy.png`, `checkpoint.safetensors` (the latest model), `state.json`
 //! (epochs done, best score) and `best.safetensors` / `best-f16.safetensors`
-//! (the best model by validation V_rand, ties broken by accuracy).
+//! (the best model by validation V_rand, ties broken by accuracy, exported for
+//! inference: batch norm folded into the convolutions).
 
 pub mod data;
 pub mod history;

@@ -70,3 +70,22 @@ fn invalid_configs_are_rejected() {
     assert!(UNetConfig::preset("tiny").is_err());
     assert_eq!(UNetConfig::preset("seed").unwrap(), UNetConfig::seed());
 }
+
+#[test]
+fn folding_batch_norm_keeps_the_inference_outputs() {
+    let device = Device::flex();
+    let config = UNetConfig { batch_norm: true, ..UNetConfig::compact().with_base_channels(4) };
+    let trained = UNet::new(&config, &device.clone().autodiff()).unwrap();
+    // Two training-mode passes move the running statistics away from 0 and 1.
+    for _ in 0..2 {
+        let _ = trained.forward(ramp(2, 32, &device.clone().autodiff()));
+    }
+    let with_norm = trained.valid();
+    let expected = with_norm.forward(ramp(1, 32, &device)).into_data().try_to_vec::<f32>().unwrap();
+    let folded = with_norm.fold_batch_norm();
+    assert!(!folded.config().batch_norm);
+    assert_eq!(folded.num_params(), UNetConfig { batch_norm: false, ..config }.parameter_count());
+    let got = folded.forward(ramp(1, 32, &device)).into_data().try_to_vec::<f32>().unwrap();
+    let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "largest difference {worst}");
+}

@@ -18,10 +18,10 @@
 //! are needed. With `batch_norm` the blocks also hold `norm1`/`norm2`, which the
 //! original has no counterpart for.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
@@ -47,8 +47,14 @@ impl DoubleConv {
             Padding::Valid => PaddingConfig2d::Valid,
             Padding::Same => PaddingConfig2d::Explicit(1, 1, 1, 1),
         };
+        // He initialisation (normal, gain sqrt 2): keeps the activations' scale through the
+        // ReLU stack, which matters without batch norm (PyTorch's default starts much smaller).
+        let he = Initializer::KaimingNormal { gain: std::f64::consts::SQRT_2, fan_out_only: false };
         let conv = |cin: usize| {
-            Conv2dConfig::new([cin, channels_out], [3, 3]).with_padding(padding.clone()).init(device)
+            Conv2dConfig::new([cin, channels_out], [3, 3])
+                .with_padding(padding.clone())
+                .with_initializer(he.clone())
+                .init(device)
         };
         let norm = || config.batch_norm.then(|| BatchNormConfig::new(channels_out).init(device));
         Self { conv1: conv(channels_in), norm1: norm(), conv2: conv(channels_out), norm2: norm() }
@@ -66,6 +72,28 @@ impl DoubleConv {
         }
         relu(x)
     }
+
+    /// The same function without batch norm: each norm (in inference mode, i.e. with its
+    /// running statistics) folded into the convolution before it.
+    fn fold_batch_norm(self) -> Self {
+        Self { conv1: fold(self.conv1, self.norm1), norm1: None, conv2: fold(self.conv2, self.norm2), norm2: None }
+    }
+}
+
+/// `conv` followed by inference-mode `norm`, as one convolution:
+/// `w' = w * s`, `b' = (b - mean) * s + beta` with `s = gamma / sqrt(var + eps)` per output channel.
+fn fold(conv: Conv2d, norm: Option<BatchNorm>) -> Conv2d {
+    let Some(norm) = norm else { return conv };
+    let weight = conv.weight.val();
+    let [channels, _, _, _] = weight.dims();
+    let scale = norm.gamma.val() / norm.running_var.value().add_scalar(norm.epsilon).sqrt();
+    let bias = match &conv.bias {
+        Some(b) => b.val(),
+        None => Tensor::zeros([channels], &weight.device()),
+    };
+    let bias = (bias - norm.running_mean.value()) * scale.clone() + norm.beta.val();
+    let weight = weight * scale.reshape([channels, 1, 1, 1]);
+    Conv2d { weight: Param::from_tensor(weight), bias: Some(Param::from_tensor(bias)), ..conv }
 }
 
 /// One level of the contracting path (PyTorch `Conv_down{i}`); the 2x2 max-pool
@@ -123,7 +151,8 @@ pub struct UNet {
 }
 
 impl UNet {
-    /// A freshly initialised network (PyTorch-style Kaiming-uniform init) on `device`.
+    /// A freshly initialised network on `device`: He-normal 3x3 convolutions, burn's
+    /// (PyTorch-style) Kaiming-uniform default for the up and output convolutions.
     pub fn new(config: &UNetConfig, device: &Device) -> Result<Self> {
         config.validate()?;
         let conv_down = (0..config.depth)
@@ -150,6 +179,24 @@ impl UNet {
     /// The architecture of this network.
     pub fn config(&self) -> &UNetConfig {
         &self.config
+    }
+
+    /// The same network without batch norm (each norm folded into its convolution, see
+    /// [`DoubleConv`]); gives the inference-mode outputs of `self`. Unchanged when the
+    /// network has no batch norm.
+    pub fn fold_batch_norm(self) -> Self {
+        if !self.config.batch_norm {
+            return self;
+        }
+        let fold_down = |b: DownBlock| DownBlock { conv: b.conv.fold_batch_norm() };
+        let fold_up = |b: UpBlock| UpBlock { up: b.up, conv: b.conv.fold_batch_norm() };
+        Self {
+            conv_down: self.conv_down.into_iter().map(fold_down).collect(),
+            conv_up: self.conv_up.into_iter().map(fold_up).collect(),
+            conv_out: self.conv_out,
+            pool: self.pool,
+            config: UNetConfig { batch_norm: false, ..self.config },
+        }
     }
 
     /// Class logits `[N, classes, H', W']` for a batch `[N, in_channels, H, W]`, where

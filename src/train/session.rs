@@ -121,6 +121,14 @@ fn batch(
     Ok((x, Targets::new(&refs, classes, weighting, device)?))
 }
 
+/// Writes `best.safetensors` (f32) and `best-f16.safetensors` for inference: batch norm,
+/// if any, folded into the convolutions.
+fn export_best(net: &UNet, out: &Path) -> Result<()> {
+    let inference = net.valid().fold_batch_norm();
+    model::save(&inference, out.join("best.safetensors"), Precision::F32)?;
+    model::save(&inference, out.join("best-f16.safetensors"), Precision::F16)
+}
+
 /// Runs (or resumes, when `resume` is set) the training described by `options`.
 pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
     let started = Instant::now();
@@ -228,14 +236,16 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             val_acc: validation.map(|v| v.accuracy),
             val_v_rand: validation.map(|v| v.v_rand),
         };
-        bar.println(format!(
+        let line = format!(
             "epoch {epoch}: train loss {:.4} acc {:.4}{}",
             record.train_loss,
             record.train_acc,
             validation
                 .map(|v| format!(" | val loss {:.4} acc {:.4} v_rand {:.4}", v.loss, v.accuracy, v.v_rand))
                 .unwrap_or_default()
-        ));
+        );
+        // Printed above the bar, and also when the bar is hidden (--quiet, no terminal).
+        bar.suspend(|| eprintln!("{line}"));
         records.push(record);
         state.epochs_done = epoch;
         state.train_seconds = session_start + started.elapsed().as_secs_f64();
@@ -244,8 +254,7 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             state.best_v_rand = v.v_rand;
             state.best_accuracy = v.accuracy;
             state.best_loss = v.loss;
-            model::save(&net, out.join("best.safetensors"), Precision::F32)?;
-            model::save(&net, out.join("best-f16.safetensors"), Precision::F16)?;
+            export_best(&net, out)?;
         }
         model::save(&net, &checkpoint, Precision::F32)?;
         history::write(&out.join("history.csv"), &records)?;
@@ -255,8 +264,7 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
     bar.finish_and_clear();
     if val_slices.is_empty() && state.epochs_done > 0 {
         // Without validation the latest model is the best one available.
-        model::save(&net, out.join("best.safetensors"), Precision::F32)?;
-        model::save(&net, out.join("best-f16.safetensors"), Precision::F16)?;
+        export_best(&net, out)?;
     }
     let best = state.best_epoch.map(|e| {
         (e, Validation { loss: state.best_loss, accuracy: state.best_accuracy, v_rand: state.best_v_rand })

@@ -1,6 +1,7 @@
 //! Validation of a network on whole slices: one forward pass per slice (mirror-padded
 //! to a size the network accepts), loss, pixel accuracy and the ISBI V_rand.
 
+use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::data::Slice;
@@ -16,7 +17,8 @@ pub struct Validation {
     pub loss: f64,
     /// Pixel accuracy over all validation pixels.
     pub accuracy: f64,
-    /// Mean V_rand (thinned) per slice.
+    /// Mean V_rand (thinned) per slice: for 2 classes, of the cell probability map, best
+    /// over the thresholds 0.0..1.0 (the ISBI scoring); otherwise of the arg-max classes.
     pub v_rand: f64,
 }
 
@@ -69,14 +71,25 @@ pub fn validate(model: &UNet, slices: &[Slice], weighting: &LossWeighting, devic
         loss_sum += f64::from(loss::cross_entropy(logits.clone(), &targets).into_scalar::<f32>());
         correct += loss::correct_pixels(logits.clone(), &targets);
         pixels += truth.data().len();
-        let predicted: Vec<i64> = logits
-            .argmax(1)
-            .into_data_as::<i64>()
-            .try_to_vec::<i64>()
-            .map_err(|e| Error::invalid(format!("cannot read the predicted classes: {e:?}")))?;
         let (w, h) = truth.dims();
-        let mask = Raster::from_fn(w, h, |x, y| if predicted.get(y * w + x) == Some(&1) { 255u8 } else { 0 });
-        v_rand_sum += metrics::evaluate(&mask, &slice.mask)?.v_rand;
+        let report = if classes == 2 {
+            // The ISBI scoring: V_rand of the cell probability map, best over thresholds.
+            let cell = softmax(logits, 1).narrow(1, 1, 1);
+            let probability: Vec<f32> = cell
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| Error::invalid(format!("cannot read the probabilities: {e:?}")))?;
+            metrics::evaluate(&Raster::new(w, h, probability)?, &slice.mask)?
+        } else {
+            let predicted: Vec<i64> = logits
+                .argmax(1)
+                .into_data_as::<i64>()
+                .try_to_vec::<i64>()
+                .map_err(|e| Error::invalid(format!("cannot read the predicted classes: {e:?}")))?;
+            let mask = Raster::from_fn(w, h, |x, y| if predicted[y * w + x] == 1 { 255u8 } else { 0 });
+            metrics::evaluate(&mask, &slice.mask)?
+        };
+        v_rand_sum += report.v_rand;
     }
     let n = slices.len().max(1) as f64;
     Ok(Validation { loss: loss_sum / n, accuracy: correct as f64 / pixels.max(1) as f64, v_rand: v_rand_sum / n })

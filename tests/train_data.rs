@@ -1,0 +1,116 @@
+//! Training data loading (folders and ISBI multi-page TIFFs), the validation
+//! hold-out, and the history file and plots of a run.
+
+use std::path::PathBuf;
+
+use unetseg::train::data::{load_slices, Holdout};
+use unetseg::train::history::{self, EpochRecord};
+use unetseg::train::plot::write_plots;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("unetseg-train-data-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes 8-bit gray pages as one multi-page TIFF.
+fn write_tiff(path: &std::path::Path, pages: &[Vec<u8>], w: u32, h: u32) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut encoder = tiff::encoder::TiffEncoder::new(file).unwrap();
+    for page in pages {
+        encoder.write_image::<tiff::encoder::colortype::Gray8>(w, h, page).unwrap();
+    }
+}
+
+#[test]
+fn isbi_tiff_pairs_load_page_by_page() {
+    let dir = scratch("tiff");
+    let (w, h) = (8u32, 6u32);
+    let images: Vec<Vec<u8>> = (0..3).map(|p| (0..w * h).map(|i| (i * 5 + p * 40) as u8).collect()).collect();
+    let masks: Vec<Vec<u8>> = (0..3).map(|p| (0..w * h).map(|i| if (i + p) % 3 == 0 { 0 } else { 255 }).collect()).collect();
+    write_tiff(&dir.join("train-volume.tif"), &images, w, h);
+    write_tiff(&dir.join("train-labels.tif"), &masks, w, h);
+    let slices = load_slices(&dir).unwrap();
+    assert_eq!(slices.len(), 3);
+    assert_eq!(slices[2].image.data(), &images[2][..]);
+    assert_eq!(slices[1].mask.data(), &masks[1][..]);
+    assert_eq!(slices[1].classes().data()[0], u8::from(masks[1][0] == 255));
+
+    write_tiff(&dir.join("train-labels.tif"), &masks[..2], w, h);
+    let err = load_slices(&dir).unwrap_err().to_string();
+    assert!(err.contains("train-labels.tif") && err.contains("2 pages"), "{err}");
+
+    let mut grey = masks.clone();
+    grey[2][5] = 7;
+    write_tiff(&dir.join("train-labels.tif"), &grey, w, h);
+    let err = load_slices(&dir).unwrap_err().to_string();
+    assert!(err.contains("train-labels.tif#2") && err.contains("binary"), "{err}");
+
+    std::fs::remove_file(dir.join("train-labels.tif")).unwrap();
+    let err = load_slices(&dir).unwrap_err().to_string();
+    assert!(err.contains("train-labels.tif"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_committed_slices_load_from_folders() {
+    let slices = load_slices(std::path::Path::new("tests/data")).unwrap();
+    let names: Vec<&str> = slices.iter().map(|s| s.name.rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["24.png", "25.png", "26.png"]);
+    assert!(slices.iter().all(|s| s.image.dims() == (512, 512) && s.mask.dims() == (512, 512)));
+}
+
+#[test]
+fn holdouts_split_a_contiguous_block() {
+    let slices = load_slices(std::path::Path::new("tests/data")).unwrap();
+    let (train, val) = Holdout::Last(1).split(slices.clone()).unwrap();
+    assert_eq!((train.len(), val.len()), (2, 1));
+    assert!(val[0].name.ends_with("26.png"));
+    let (train, val) = Holdout::parse_range("0..1").unwrap().split(slices.clone()).unwrap();
+    assert_eq!((train.len(), val.len()), (1, 2));
+    assert!(train[0].name.ends_with("26.png"));
+    assert_eq!(Holdout::Last(0).split(slices.clone()).unwrap().1.len(), 0);
+    assert!(Holdout::Last(3).split(slices.clone()).is_err());
+    assert!(Holdout::parse_range("1..5").unwrap().split(slices).is_err());
+    for bad in ["24", "3..1", "a..b", "..2"] {
+        assert!(Holdout::parse_range(bad).is_err(), "{bad}");
+    }
+    assert_eq!(Holdout::parse_range("24..26").unwrap(), Holdout::Range(24, 26));
+}
+
+#[test]
+fn history_round_trips_and_plots_are_pngs() {
+    let dir = scratch("history");
+    let records: Vec<EpochRecord> = (1..=5)
+        .map(|e| EpochRecord {
+            epoch: e,
+            train_loss: 0.7 / e as f64,
+            train_acc: 0.6 + 0.05 * e as f64,
+            val_loss: (e % 2 == 0).then(|| 0.8 / e as f64),
+            val_acc: (e % 2 == 0).then(|| 0.55 + 0.06 * e as f64),
+            val_v_rand: (e % 2 == 0).then(|| 0.5 + 0.08 * e as f64),
+        })
+        .collect();
+    let path = dir.join("history.csv");
+    history::write(&path, &records).unwrap();
+    let back = history::read(&path).unwrap();
+    assert_eq!(back.len(), 5);
+    for (a, b) in records.iter().zip(&back) {
+        assert_eq!(a.epoch, b.epoch);
+        assert!((a.train_loss - b.train_loss).abs() < 1e-6);
+        assert_eq!(a.val_acc.is_some(), b.val_acc.is_some());
+    }
+    std::fs::write(&path, "epoch,loss\n1,2\n").unwrap();
+    assert!(history::read(&path).unwrap_err().to_string().contains("history.csv"));
+
+    write_plots(&dir, &records).unwrap();
+    for name in ["loss.png", "accuracy.png"] {
+        let image = unetseg::imageio::read_gray8(&dir.join(name)).unwrap();
+        assert_eq!(image.dims(), (640, 400));
+        // Axes, labels and both curves leave dark and mid-gray pixels on the white canvas.
+        assert!(image.data().iter().filter(|&&v| v < 100).count() > 500, "{name}");
+        assert!(image.data().iter().filter(|&&v| v == 255).count() > 200_000, "{name}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
