@@ -94,17 +94,7 @@ pub fn watershed(gray: &GrayU8, markers: &Labels) -> Result<Labels> {
         }
         let i = queues.pop(m, active);
 
-        let mut label = 0;
-        for n in [i - 1, i + 1, i - width, i + width] {
-            let t = m[n];
-            if t > 0 {
-                if label == 0 {
-                    label = t;
-                } else if t != label {
-                    label = WATERSHED_LINE;
-                }
-            }
-        }
+        let label = basin_of([m[i - 1], m[i + 1], m[i - width], m[i + width]]);
         debug_assert!(label != 0, "a queued pixel always has a labelled neighbour");
         m[i] = label;
         if label == WATERSHED_LINE {
@@ -119,6 +109,20 @@ pub fn watershed(gray: &GrayU8, markers: &Labels) -> Result<Labels> {
         }
     }
     Ok(labels)
+}
+
+/// The label a pixel takes from its neighbours' labels: the positive label
+/// they agree on, [`WATERSHED_LINE`] when two positive labels differ, 0 when
+/// none is positive. Written without branches, as the outcome is hard to predict.
+fn basin_of(neighbours: [i32; 4]) -> i32 {
+    let positive = neighbours.map(|t| t.max(0));
+    let first = positive.iter().fold(0, |found, &t| if found == 0 { t } else { found });
+    let disagree = positive.iter().fold(false, |any, &t| any | ((t != 0) & (t != first)));
+    if disagree {
+        WATERSHED_LINE
+    } else {
+        first
+    }
 }
 
 /// 256 FIFO queues of pixels, as singly linked lists threaded through the
