@@ -101,10 +101,10 @@ async function loadOwnWeights(file) {
     const { model } = await engine.loadWeights(await file.arrayBuffer(), file.name);
     $('weights').textContent = describeModel(file.name, model);
     status.set(`Now using ${file.name}. New images use these weights; earlier results are unchanged.`);
-    runQueue();
+    if (queue.length) runQueue();
   } catch (e) {
     const keeping = engine.weights ? ` Still using ${engine.weights.name}.` : '';
-    status.set(`Could not use ${file.name}: ${e.message}.${keeping}`, true);
+    status.set(`Could not use these weights: ${e.message.replace(/\.$/, '')}.${keeping}`, true);
   }
 }
 

@@ -1,0 +1,153 @@
+// The page in headless Chromium without WebGPU (no --enable-unsafe-webgpu:
+// navigator.gpu exists but offers no adapter), so the CPU fallback must run.
+// Checks (b) its mask against the native CLI's, (c) a corrupt file among good
+// ones, (d) that no request leaves 127.0.0.1 and none follows the page load,
+// and (e) that the downloads (mask PNG, ZIP of the batch) hold what they claim.
+//
+// Inputs: tests/data/browser/slice-24-crop128.png and
+// slice-24-two-pages-16bit.tif, made by tests/data/browser/make_fixtures.py.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  startServer, launchBrowser, openPage, dropFiles, download, nativeMask, decodePng, readZip, parseCsv,
+  agreement, cropPath, tiffPath, repoRoot,
+} from './helpers.mjs';
+
+let server;
+let browser;
+let session;
+let requestsAtLoad;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser({ webgpu: false });
+  session = await openPage(browser, server.url);
+  requestsAtLoad = session.requests.length;
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('without WebGPU the CPU fallback runs and says why', async () => {
+  const backend = await session.page.getByTestId('backend').textContent();
+  assert.match(backend, /^CPU \(WebAssembly/);
+  assert.match(backend, /no adapter/);
+});
+
+test('the CPU mask equals the native CLI mask', async (t) => {
+  const results = await dropFiles(session.page, [cropPath], 1);
+  const card = results.last();
+  assert.equal(await card.getAttribute('data-state'), 'done', await card.textContent());
+  const web = decodePng((await download(session.page, card.getByTestId('download-mask'))).bytes);
+  const native = decodePng(nativeMask(cropPath));
+  assert.equal(web.width, 128);
+  const same = agreement(web, native);
+  t.diagnostic(`${(100 * same).toFixed(3)} % of pixels agree with the native CLI`);
+  assert.ok(same >= 0.995, `only ${(100 * same).toFixed(2)} % of pixels agree`);
+});
+
+test('a corrupt file fails on its own card and the next file still segments', async () => {
+  const good = readFileSync(cropPath);
+  const files = [
+    { name: 'truncated.png', mimeType: 'image/png', buffer: good.subarray(0, 200) },
+    { name: 'not-an-image.tif', mimeType: 'image/tiff', buffer: Buffer.from('plain text, not a TIFF') },
+    { name: 'after.png', mimeType: 'image/png', buffer: good },
+  ];
+  const results = await dropFiles(session.page, files, 3);
+  const n = await results.count();
+  const [truncated, text, after] = [results.nth(n - 3), results.nth(n - 2), results.nth(n - 1)];
+  assert.equal(await truncated.getAttribute('data-state'), 'error');
+  assert.match(await truncated.textContent(), /truncated\.png/);
+  assert.equal(await text.getAttribute('data-state'), 'error');
+  assert.match(await text.textContent(), /not a PNG, JPEG or TIFF/);
+  assert.equal(await after.getAttribute('data-state'), 'done');
+});
+
+test('corrupt weights give a clear error and the loaded model stays; valid ones replace it', async () => {
+  const page = session.page;
+  const weights = readFileSync(join(repoRoot, 'weights', 'default.safetensors'));
+  const modelBefore = await page.locator('#weights').textContent();
+  await page.locator('#weights-input').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: weights.subarray(0, 5000) });
+  await page.waitForFunction(() => /^Could not use/.test(document.querySelector('[data-testid=status]').textContent));
+  const status = page.getByTestId('status');
+  assert.match(await status.textContent(), /Could not use these weights: broken\.safetensors: .*Still using default\.safetensors/);
+  assert.equal(await status.getAttribute('class'), 'status error');
+  assert.equal(await page.locator('#weights').textContent(), modelBefore);
+
+  await page.locator('#weights-input').setInputFiles({ name: 'mine.safetensors', mimeType: 'application/octet-stream', buffer: weights });
+  await page.waitForFunction(() => /Now using mine\.safetensors/.test(document.querySelector('[data-testid=status]').textContent));
+  assert.match(await page.locator('#weights').textContent(), /^mine\.safetensors \(U-Net/);
+});
+
+test('a multi-page 16-bit TIFF gives one result per page', async () => {
+  const results = await dropFiles(session.page, [tiffPath], 2);
+  const n = await results.count();
+  for (const i of [n - 2, n - 1]) {
+    const card = results.nth(i);
+    assert.equal(await card.getAttribute('data-state'), 'done');
+    assert.match(await card.textContent(), /page \d of 2/);
+    assert.match(await card.textContent(), /64 × 64/);
+  }
+});
+
+test('the ZIP holds every result with consistent masks, labels and CSV', async () => {
+  const page = session.page;
+  const cards = page.locator('[data-testid=result][data-state=done]');
+  const doneCount = await cards.count();
+  const first = cards.first();
+  const shownMask = (await download(page, first.getByTestId('download-mask'))).bytes;
+  const shownCells = Number(await first.locator('.fact-cells').textContent());
+
+  const zip = await download(page, page.getByTestId('download-zip'));
+  assert.match(zip.name, /\.zip$/);
+  const entries = readZip(zip.bytes);
+  const index = entries.get('index.tsv').toString('utf8').trim().split('\n');
+  assert.equal(index.length, 1 + doneCount);
+  const stems = index.slice(1).map((line) => line.split('\t')[0]);
+  for (const stem of stems) {
+    for (const suffix of ['input.png', 'prob.png', 'mask.png', 'post.png', 'labels.png', 'labels-colour.png', 'cells.csv']) {
+      assert.ok(entries.has(`${stem}/${stem}.${suffix}`), `${stem}.${suffix} missing`);
+    }
+    const steps = [...entries.keys()].filter((k) => k.startsWith(`${stem}/steps/`));
+    assert.ok(steps.length >= 9, `${stem}: only ${steps.length} step images`);
+    for (const step of steps) decodePng(entries.get(step));
+
+    const mask = decodePng(entries.get(`${stem}/${stem}.mask.png`));
+    assert.ok(mask.data.every((v) => v === 0 || v === 255), 'the mask is binary');
+    const labels = decodePng(entries.get(`${stem}/${stem}.labels.png`));
+    assert.equal(labels.depth, 16);
+    const post = decodePng(entries.get(`${stem}/${stem}.post.png`));
+    const rows = parseCsv(entries.get(`${stem}/${stem}.cells.csv`).toString('utf8'));
+    const maxLabel = labels.data.reduce((m, v) => Math.max(m, v), 0);
+    assert.equal(rows.length, maxLabel, 'one CSV row per label');
+    // Labels sit exactly on the post-processed interior, and areas add up.
+    let labelled = 0;
+    for (let i = 0; i < labels.data.length; i++) {
+      assert.equal(labels.data[i] > 0, post.data[i] === 255);
+      if (labels.data[i] > 0) labelled++;
+    }
+    assert.equal(rows.reduce((sum, r) => sum + Number(r.area), 0), labelled);
+    const prob = decodePng(entries.get(`${stem}/${stem}.prob.png`));
+    assert.equal(prob.depth, 16);
+    assert.equal(prob.width, mask.width);
+  }
+  const [firstStem] = stems;
+  assert.deepEqual(entries.get(`${firstStem}/${firstStem}.mask.png`), Buffer.from(shownMask), 'ZIP mask = shown mask');
+  assert.equal(decodePng(entries.get(`${firstStem}/${firstStem}.labels.png`)).data.reduce((m, v) => Math.max(m, v), 0), shownCells);
+});
+
+test('no request leaves 127.0.0.1, and none is made after the page loaded', async () => {
+  const host = new URL(server.url).host;
+  const outside = session.requests.filter((u) => /^https?:/.test(u) && new URL(u).host !== host);
+  assert.deepEqual(outside, []);
+  const later = session.requests.slice(requestsAtLoad).filter((u) => /^(https?|wss?):/.test(u));
+  assert.deepEqual(later, [], 'requests after load');
+  // The page's own files did load through the recorded requests.
+  assert.ok(session.requests.some((u) => u.endsWith('/weights/default.safetensors')));
+  assert.deepEqual(session.errors, []);
+});

@@ -1,0 +1,220 @@
+// Shared pieces of the browser tests: the server, the browser, the native
+// CLI as reference, and small PNG/ZIP/CSV readers to check downloads.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir, homedir } from 'node:os';
+import { join, dirname, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inflateSync, crc32 } from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'unetseg', 'target');
+export const binary = join(targetDir, 'release', 'unetseg');
+
+/** The 128x128 crop of held-out ISBI slice 24 (made by tests/data/browser/make_fixtures.py). */
+export const cropPath = join(repoRoot, 'tests', 'data', 'browser', 'slice-24-crop128.png');
+/** A two-page 16-bit TIFF of two 64x64 crops of the same slice (same script). */
+export const tiffPath = join(repoRoot, 'tests', 'data', 'browser', 'slice-24-two-pages-16bit.tif');
+
+function findChromium() {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+  const found = candidates.find((c) => c && existsSync(c));
+  if (!found) throw new Error('no Chromium found: run scripts/setup-web.sh or set CHROMIUM_PATH');
+  return found;
+}
+
+/**
+ * Starts `unetseg serve` on a free 127.0.0.1 port. Returns `{ url, stop }`.
+ * Needs the release binary and pkg/ (scripts/test.sh builds both).
+ */
+export async function startServer() {
+  if (!existsSync(binary)) throw new Error(`${binary} is missing: build it with cargo build --release`);
+  if (!existsSync(join(repoRoot, 'pkg', 'unetseg_bg.wasm'))) throw new Error('pkg/ is missing: run scripts/build-web.sh');
+  const child = spawn(binary, ['serve', '--port', '0', '--host', '127.0.0.1', '--root', repoRoot], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/unetseg page: (http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (match) resolve(match[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`unetseg serve exited with ${code}: ${out}`)));
+    setTimeout(() => reject(new Error('unetseg serve did not start within 10 s')), 10_000);
+  });
+  return {
+    url,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', resolve);
+      child.kill();
+    }),
+  };
+}
+
+/** Headless Chromium; WebGPU (SwiftShader without a GPU) only with `webgpu`. */
+export async function launchBrowser({ webgpu }) {
+  const args = ['--no-sandbox', '--disable-gpu-sandbox', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  // playwright-core gives each browser a fresh temporary profile.
+  return chromium.launch({ executablePath: findChromium(), args, headless: true });
+}
+
+/**
+ * Opens the page and waits until the engine and weights are ready. Records
+ * every request (`requests`) and console/page errors (`errors`).
+ */
+export async function openPage(browser, url) {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const requests = [];
+  const errors = [];
+  page.on('request', (r) => requests.push(r.url()));
+  context.on('request', (r) => { if (!requests.includes(r.url())) requests.push(r.url()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(url);
+  await page.waitForFunction(
+    () => /^Ready/.test(document.querySelector('[data-testid=status]').textContent),
+    null, { timeout: 120_000 });
+  return { context, page, requests, errors };
+}
+
+/** Sets files on the page's file input and waits until `count` results are settled. */
+export async function dropFiles(page, files, count, timeout = 240_000) {
+  const before = await page.locator('[data-testid=result]').count();
+  await page.getByTestId('file-input').setInputFiles(files);
+  await page.waitForFunction(
+    ([n]) => {
+      const settled = [...document.querySelectorAll('[data-testid=result]')]
+        .filter((r) => r.dataset.state === 'done' || r.dataset.state === 'error');
+      return settled.length >= n;
+    },
+    [before + count], { timeout, polling: 250 });
+  return page.locator('[data-testid=result]');
+}
+
+/** Clicks a download link or button and returns the downloaded bytes and file name. */
+export async function download(page, locator) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), locator.click()]);
+  const path = await dl.path();
+  return { name: dl.suggestedFilename(), bytes: readFileSync(path) };
+}
+
+/** Runs the native CLI on `imagePath` with the page's default weights; returns its mask PNG bytes. */
+export function nativeMask(imagePath) {
+  const out = mkdtempSync(join(tmpdir(), 'unetseg-native-'));
+  try {
+    execFileSync(binary, ['segment', '--weights', join(repoRoot, 'weights', 'default.safetensors'), imagePath, '--out', out],
+      { stdio: ['ignore', 'ignore', 'inherit'] });
+    const stem = basename(imagePath).replace(/\.[^.]+$/, '');
+    return readFileSync(join(out, `${stem}.mask.png`));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** Decodes a non-interlaced PNG (gray, gray+alpha, RGB or RGBA; 8 or 16 bits) into `{ width, height, channels, depth, data }`. */
+export function decodePng(bytes) {
+  const buf = Buffer.from(bytes);
+  if (buf.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG');
+  let offset = 8;
+  let header = null;
+  const idat = [];
+  while (offset < buf.length) {
+    const length = buf.readUInt32BE(offset);
+    const type = buf.toString('latin1', offset + 4, offset + 8);
+    const chunk = buf.subarray(offset + 8, offset + 8 + length);
+    if (crc32(buf.subarray(offset + 4, offset + 8 + length)) !== buf.readUInt32BE(offset + 8 + length)) {
+      throw new Error(`PNG chunk ${type} has a bad CRC`);
+    }
+    if (type === 'IHDR') {
+      header = { width: chunk.readUInt32BE(0), height: chunk.readUInt32BE(4), depth: chunk[8], color: chunk[9], interlace: chunk[12] };
+    } else if (type === 'IDAT') {
+      idat.push(chunk);
+    } else if (type === 'IEND') {
+      break;
+    }
+    offset += 12 + length;
+  }
+  const channels = { 0: 1, 4: 2, 2: 3, 6: 4 }[header.color];
+  if (!channels || header.interlace || (header.depth !== 8 && header.depth !== 16)) throw new Error('unsupported PNG layout');
+  const bpp = channels * header.depth / 8;
+  const stride = header.width * bpp;
+  const raw = inflateSync(Buffer.concat(idat));
+  const out = Buffer.alloc(stride * header.height);
+  for (let y = 0; y < header.height; y++) {
+    const filter = raw[y * (stride + 1)];
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    const row = out.subarray(y * stride, (y + 1) * stride);
+    const prev = y ? out.subarray((y - 1) * stride, y * stride) : Buffer.alloc(stride);
+    for (let i = 0; i < stride; i++) {
+      const a = i >= bpp ? row[i - bpp] : 0;
+      const b = prev[i];
+      const c = i >= bpp ? prev[i - bpp] : 0;
+      let predictor = 0;
+      if (filter === 1) predictor = a;
+      else if (filter === 2) predictor = b;
+      else if (filter === 3) predictor = (a + b) >> 1;
+      else if (filter === 4) {
+        const p = a + b - c;
+        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      row[i] = (line[i] + predictor) & 0xff;
+    }
+  }
+  const samples = header.depth === 16
+    ? Uint16Array.from({ length: out.length / 2 }, (_, i) => out.readUInt16BE(2 * i))
+    : new Uint8Array(out);
+  return { width: header.width, height: header.height, channels, depth: header.depth, data: samples };
+}
+
+/** Reads a ZIP's entries (stored or deflated), checking every CRC-32: a Map name -> Buffer. */
+export function readZip(bytes) {
+  const buf = Buffer.from(bytes);
+  const end = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (end < 0) throw new Error('no end of central directory');
+  const count = buf.readUInt16LE(end + 10);
+  let at = buf.readUInt32LE(end + 16);
+  const entries = new Map();
+  for (let i = 0; i < count; i++) {
+    if (buf.readUInt32LE(at) !== 0x02014b50) throw new Error('bad central directory entry');
+    const method = buf.readUInt16LE(at + 10);
+    const crc = buf.readUInt32LE(at + 16);
+    const size = buf.readUInt32LE(at + 20);
+    const nameLength = buf.readUInt16LE(at + 28);
+    const extraLength = buf.readUInt16LE(at + 30);
+    const commentLength = buf.readUInt16LE(at + 32);
+    const local = buf.readUInt32LE(at + 42);
+    const name = buf.toString('utf8', at + 46, at + 46 + nameLength);
+    if (buf.readUInt32LE(local) !== 0x04034b50) throw new Error(`bad local header for ${name}`);
+    const dataStart = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    if (method !== 0) throw new Error(`${name}: compression method ${method}, expected stored (0)`);
+    const data = buf.subarray(dataStart, dataStart + size);
+    if (crc32(data) !== crc) throw new Error(`${name}: CRC mismatch`);
+    entries.set(name, data);
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
+}
+
+/** Parses simple CSV (no quoted commas) into an array of row objects keyed by the header. */
+export function parseCsv(text) {
+  const [head, ...rows] = text.trim().split(/\r?\n/);
+  const keys = head.split(',');
+  return rows.map((line) => Object.fromEntries(line.split(',').map((v, i) => [keys[i], v])));
+}
+
+/** Fraction of equal samples of two decoded single-channel images of the same size. */
+export function agreement(a, b) {
+  if (a.width !== b.width || a.height !== b.height) throw new Error(`size ${a.width}x${a.height} != ${b.width}x${b.height}`);
+  let same = 0;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] === b.data[i]) same++;
+  return same / a.data.length;
+}
