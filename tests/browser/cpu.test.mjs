@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   startServer, launchBrowser, openPage, dropFiles, download, nativeMask, decodePng, readZip, parseCsv,
-  agreement, cropPath, tiffPath, repoRoot,
+  agreement, constantPng, cropPath, tiffPath, repoRoot,
 } from './helpers.mjs';
 
 let server;
@@ -66,6 +66,20 @@ test('a corrupt file fails on its own card and the next file still segments', as
   assert.equal(await text.getAttribute('data-state'), 'error');
   assert.match(await text.textContent(), /not a PNG, JPEG or TIFF/);
   assert.equal(await after.getAttribute('data-state'), 'done');
+});
+
+test('a 10000x10000 image is refused with a clear message, and the page goes on', async () => {
+  const huge = constantPng(10000, 10000, 128);
+  const files = [
+    { name: 'huge.png', mimeType: 'image/png', buffer: huge },
+    { name: 'small.png', mimeType: 'image/png', buffer: readFileSync(cropPath) },
+  ];
+  const results = await dropFiles(session.page, files, 2);
+  const n = await results.count();
+  const refused = results.nth(n - 2);
+  assert.equal(await refused.getAttribute('data-state'), 'error');
+  assert.match(await refused.textContent(), /huge\.png is 10000 x 10000 pixels .* up to 16\.8 megapixels/);
+  assert.equal(await results.nth(n - 1).getAttribute('data-state'), 'done');
 });
 
 test('corrupt weights give a clear error and the loaded model stays; valid ones replace it', async () => {
