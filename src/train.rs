@@ -7,6 +7,9 @@
 //! (epochs done, best score) and `best.safetensors` / `best-f16.safetensors`
 //! (the best model by validation V_rand, ties broken by accuracy, exported for
 //! inference: batch norm folded into the convolutions).
+//!
+//! Resuming restores the weights, the history, the best score and the epoch count;
+//! the optimiser's state (momentum, Adam moments) starts afresh.
 
 pub mod data;
 pub mod history;

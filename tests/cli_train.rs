@@ -99,10 +99,13 @@ fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
     let best = unetseg::model::load(run.join("best.safetensors"), &device).unwrap();
     assert_eq!(best.config().base_channels, 4);
 
-    let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--epochs", "9", "--quiet"]);
+    let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--epochs", "9", "--lr", "0.001", "--quiet"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = history(&run);
     assert_eq!(rows.len(), 9);
     assert_eq!(rows[8][0], "9");
+    let options: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(options["lr"], 0.001);
+    assert_eq!(options["epochs"], 9);
     std::fs::remove_dir_all(data).unwrap();
 }

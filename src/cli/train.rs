@@ -31,9 +31,10 @@ pub struct TrainArgs {
     /// Optimiser: sgd, rmsprop or adam.
     #[arg(long, default_value = "adam")]
     pub optimizer: String,
-    /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
+    /// Learning rate (default 1e-3); on resume, a new rate for the rest of the run
+    /// (e.g. a final stage at a lower rate).
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// Momentum of sgd (default 0.99) and rmsprop (default 0).
     #[arg(long)]
     pub momentum: Option<f64>,
@@ -67,9 +68,9 @@ pub struct TrainArgs {
     /// Add the U-Net paper's border weight map (w0 = 10, sigma = 5 px) to the loss.
     #[arg(long)]
     pub border_weights: bool,
-    /// Validate every N epochs (and after the last).
-    #[arg(long, default_value_t = 1)]
-    pub val_every: usize,
+    /// Validate every N epochs (and after the last); default 1, on resume the run's own.
+    #[arg(long)]
+    pub val_every: Option<usize>,
     /// Hide the progress bar (the per-epoch lines are still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -112,7 +113,7 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
         data,
         holdout,
         optimizer: OptimizerKind::parse(&args.optimizer)?,
-        lr: args.lr,
+        lr: args.lr.unwrap_or(1e-3),
         momentum: args.momentum,
         epochs: args.epochs.unwrap_or(100),
         batch: args.batch,
@@ -126,7 +127,7 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
             None => vec![1.0; model.classes],
         },
         border_weights: args.border_weights,
-        val_every: args.val_every,
+        val_every: args.val_every.unwrap_or(1),
         progress: !args.quiet,
         model,
     })
@@ -143,6 +144,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
             options.out = dir.clone();
             options.epochs = args.epochs.unwrap_or(options.epochs);
             options.max_minutes = args.max_minutes;
+            options.lr = args.lr.unwrap_or(options.lr);
+            options.val_every = args.val_every.unwrap_or(options.val_every);
             options.progress = !args.quiet;
             if let Some(device) = &args.device {
                 options.device = parse_device(device)?;
