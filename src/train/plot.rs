@@ -15,22 +15,42 @@ const TOP: usize = 28;
 const BOTTOM: usize = 40;
 const TRAIN_COLOUR: [u8; 3] = [31, 119, 180];
 const VAL_COLOUR: [u8; 3] = [255, 127, 14];
+const V_RAND_COLOUR: [u8; 3] = [44, 160, 44];
 const INK: [u8; 3] = [0, 0, 0];
 const GRID: [u8; 3] = [225, 225, 225];
 
-/// Writes `loss.png` and `accuracy.png` for `records` into `dir`.
+/// One curve: its legend name, colour and (epoch, value) points.
+type Series = (&'static str, [u8; 3], Vec<(f64, f64)>);
+
+/// Writes `loss.png` (train and validation loss) and `accuracy.png` (train and
+/// validation pixel accuracy, validation V_rand) for `records` into `dir`.
 pub fn write_plots(dir: &Path, records: &[EpochRecord]) -> Result<()> {
     let epochs: Vec<f64> = records.iter().map(|r| r.epoch as f64).collect();
     let series = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
         records.iter().zip(&epochs).filter_map(|(r, &e)| f(r).map(|v| (e, v))).collect()
     };
-    let plots = [
-        ("loss.png", "loss", series(&|r| Some(r.train_loss)), series(&|r| r.val_loss)),
-        ("accuracy.png", "accuracy", series(&|r| Some(r.train_acc)), series(&|r| r.val_acc)),
+    let plots: [(&str, &str, Vec<Series>); 2] = [
+        (
+            "loss.png",
+            "loss",
+            vec![
+                ("train", TRAIN_COLOUR, series(&|r| Some(r.train_loss))),
+                ("val", VAL_COLOUR, series(&|r| r.val_loss)),
+            ],
+        ),
+        (
+            "accuracy.png",
+            "accuracy",
+            vec![
+                ("train", TRAIN_COLOUR, series(&|r| Some(r.train_acc))),
+                ("val", VAL_COLOUR, series(&|r| r.val_acc)),
+                ("val v_rand", V_RAND_COLOUR, series(&|r| r.val_v_rand)),
+            ],
+        ),
     ];
-    for (file, title, train, val) in plots {
+    for (file, title, curves) in plots {
         let path = dir.join(file);
-        let png = encode_png_rgb(WIDTH, HEIGHT, &render(title, &train, &val)).map_err(|e| Error::file(&path, e))?;
+        let png = encode_png_rgb(WIDTH, HEIGHT, &render(title, &curves)).map_err(|e| Error::file(&path, e))?;
         std::fs::write(&path, png).map_err(|e| Error::file(&path, format!("cannot write: {e}")))?;
     }
     Ok(())
@@ -117,10 +137,10 @@ fn nice_step(range: f64, target: f64) -> f64 {
     [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|&s| s >= raw).unwrap_or(10.0 * power)
 }
 
-/// Draws one plot: both series against the epoch, with axes, ticks, title and legend.
-fn render(title: &str, train: &[(f64, f64)], val: &[(f64, f64)]) -> Vec<u8> {
+/// Draws one plot: every curve against the epoch, with axes, ticks, title and legend.
+fn render(title: &str, curves: &[Series]) -> Vec<u8> {
     let mut canvas = Canvas::new();
-    let all = train.iter().chain(val);
+    let all = curves.iter().flat_map(|(_, _, points)| points);
     let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in all {
         x_max = x_max.max(x);
@@ -160,18 +180,19 @@ fn render(title: &str, train: &[(f64, f64)], val: &[(f64, f64)]) -> Vec<u8> {
     canvas.text((WIDTH as i64 - text_width("epoch")) / 2, HEIGHT as i64 - 14, "epoch", INK);
     canvas.text((WIDTH as i64 - text_width(title)) / 2, 10, title, INK);
 
-    for (points, colour) in [(train, TRAIN_COLOUR), (val, VAL_COLOUR)] {
+    for (_, colour, points) in curves {
+        let colour = *colour;
         for pair in points.windows(2) {
             canvas.line((px(pair[0].0), py(pair[0].1)), (px(pair[1].0), py(pair[1].1)), colour);
         }
-        if let [only] = points {
+        if let [only] = points.as_slice() {
             canvas.rect(px(only.0) - 1, py(only.1) - 1, 3, 3, colour);
         }
     }
-    let legend_x = (WIDTH - RIGHT) as i64 - 90;
-    for (k, (name, colour)) in [("train", TRAIN_COLOUR), ("val", VAL_COLOUR)].into_iter().enumerate() {
+    let legend_x = (WIDTH - RIGHT) as i64 - 110;
+    for (k, (name, colour, _)) in curves.iter().enumerate() {
         let y = TOP as i64 + 8 + 12 * k as i64;
-        canvas.rect(legend_x, y + 2, 16, 3, colour);
+        canvas.rect(legend_x, y + 2, 16, 3, *colour);
         canvas.text(legend_x + 22, y, name, INK);
     }
     canvas.rgb
