@@ -178,7 +178,7 @@ fn render(title: &str, curves: &[Series]) -> Vec<u8> {
     canvas.rect(LEFT as i64, TOP as i64, 1, plot_h as i64 + 1, INK);
     canvas.rect(LEFT as i64, (HEIGHT - BOTTOM) as i64, plot_w as i64 + 1, 1, INK);
     canvas.text((WIDTH as i64 - text_width("epoch")) / 2, HEIGHT as i64 - 14, "epoch", INK);
-    canvas.text((WIDTH as i64 - text_width(title)) / 2, 10, title, INK);
+    canvas.text(LEFT as i64, 10, title, INK);
 
     for (_, colour, points) in curves {
         let colour = *colour;
@@ -189,11 +189,13 @@ fn render(title: &str, curves: &[Series]) -> Vec<u8> {
             canvas.rect(px(only.0) - 1, py(only.1) - 1, 3, 3, colour);
         }
     }
-    let legend_x = (WIDTH - RIGHT) as i64 - 110;
-    for (k, (name, colour, _)) in curves.iter().enumerate() {
-        let y = TOP as i64 + 8 + 12 * k as i64;
-        canvas.rect(legend_x, y + 2, 16, 3, *colour);
-        canvas.text(legend_x + 22, y, name, INK);
+    // The legend sits in the top margin, right-aligned, so it never hides a curve.
+    let entry_width = |name: &str| 22 + text_width(name) + 14;
+    let mut x = (WIDTH - RIGHT) as i64 - curves.iter().map(|(name, _, _)| entry_width(name)).sum::<i64>() + 14;
+    for (name, colour, _) in curves {
+        canvas.rect(x, 12, 16, 3, *colour);
+        canvas.text(x + 22, 10, name, INK);
+        x += entry_width(name);
     }
     canvas.rgb
 }
