@@ -79,13 +79,11 @@ export class Engine {
   /**
    * Segments every page of one file. `events` receives the worker's
    * `pages`, `page-start`, `progress`, `page-done` and `page-error` messages.
-   * Resolves with `{ generation }` (the worker that holds the results).
+   * The results stay in the current worker (`generation`) for `analyse`.
    */
   async segment(key, bytes, name, params, events) {
     await this.ready();
-    const generation = this.generation;
-    await this.#call('segment', { key, bytes, name, params }, events);
-    return { generation };
+    return this.#call('segment', { key, bytes, name, params }, events);
   }
 
   /** Re-runs the post-processing of a kept result; null if that worker is gone. */

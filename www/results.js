@@ -103,10 +103,11 @@ export class ResultCard {
     this.$('.result-message').textContent = `network: tile ${done} of ${total}`;
   }
 
-  /** Shows the input while the network still runs. */
-  setInput(bytes, width, height) {
+  /** Shows the input (`depth` bits per sample in the file) while the network still runs. */
+  setInput(bytes, width, height, depth) {
     this.#setImage('input', bytes);
     this.size = [width, height];
+    this.depth = depth;
   }
 
   /** Everything for a finished page. */
@@ -119,7 +120,7 @@ export class ResultCard {
     this.extra.probability16 = probability16;
     this.setAnalysis(analysis);
     this.setState('done', '');
-    this.$('.fact-size').textContent = `${this.size[0]} × ${this.size[1]}`;
+    this.$('.fact-size').textContent = `${this.size[0]} × ${this.size[1]}${this.depth === 16 ? ', 16-bit' : ''}`;
     this.$('.fact-time').textContent = formatMs(networkMs);
     this.$('.fact-backend').textContent = backend;
     this.$('.result-body').hidden = false;

@@ -62,7 +62,7 @@ const handlers = {
 
   async segment({ rid, key, bytes, name, params }) {
     const pages = decodeImage(new Uint8Array(bytes), name);
-    post({ rid, type: 'pages', sizes: pages.map((p) => [p.width, p.height]) });
+    post({ rid, type: 'pages', sizes: pages.map((p) => [p.width, p.height, p.bitDepth]) });
     for (let i = 0; i < pages.length; i++) {
       const page = pages[i];
       try {

@@ -52,18 +52,6 @@ impl Segmentation {
 
 #[wasm_bindgen]
 impl Segmentation {
-    /// Width in pixels.
-    #[wasm_bindgen(getter)]
-    pub fn width(&self) -> usize {
-        self.probability.width()
-    }
-
-    /// Height in pixels.
-    #[wasm_bindgen(getter)]
-    pub fn height(&self) -> usize {
-        self.probability.height()
-    }
-
     /// The probability as an 8-bit PNG for display (white = cell interior).
     #[wasm_bindgen(js_name = probabilityPng)]
     pub fn probability_png(&self) -> Result<Vec<u8>, JsError> {
