@@ -197,7 +197,7 @@ async function segmentJob(job, retried = false) {
         cardFor(m.page).setProgress(m.done, m.total);
       } else if (m.type === 'page-done') {
         job.done = (job.done ?? 0) + 1;
-        cardFor(m.page).setDone({ ...m, backend: shortBackend(backend), generation: engine.generation, key: `${key}/${m.page}` }, m);
+        cardFor(m.page).setDone({ ...m, backend: shortBackend(backend), generation: engine.generation, key: `${key}/${m.page}` }, m, params);
       } else if (m.type === 'page-error') {
         cardFor(m.page).setState('error', m.message);
       }
@@ -234,7 +234,7 @@ async function reanalyse(card, params) {
         card.setStale('The engine restarted since this image was segmented; drop it again to change its parameters.');
         break;
       }
-      card.setAnalysis(a);
+      card.setAnalysis(a, p);
     }
   } catch (e) {
     card.setStale(`Post-processing failed: ${e.message}`);

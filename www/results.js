@@ -110,15 +110,15 @@ export class ResultCard {
     this.depth = depth;
   }
 
-  /** Everything for a finished page. */
-  setDone({ probability, probability16, networkMs, backend, generation, key }, analysis) {
+  /** Everything for a finished page, analysed with the slider values `params`. */
+  setDone({ probability, probability16, networkMs, backend, generation, key }, analysis, params) {
     this.key = key;
     this.generation = generation;
     this.networkMs = networkMs;
     this.backend = backend;
     this.#setImage('probability', probability);
     this.extra.probability16 = probability16;
-    this.setAnalysis(analysis);
+    this.setAnalysis(analysis, params);
     this.setState('done', '');
     this.$('.fact-size').textContent = `${this.size[0]} × ${this.size[1]}${this.depth === 16 ? ', 16-bit' : ''}`;
     this.$('.fact-time').textContent = formatMs(networkMs);
@@ -128,8 +128,12 @@ export class ResultCard {
     this.#render();
   }
 
-  /** The post-processing outputs for the current slider values. */
-  setAnalysis(a) {
+  /**
+   * The post-processing outputs for the slider values `params`, which the
+   * card records as `data-params` ("auto" or the threshold, "/", the seed fraction).
+   */
+  setAnalysis(a, params) {
+    this.root.dataset.params = `${params.threshold ?? 'auto'}/${params.fgFraction}`;
     for (const name of ['mask', 'final', 'labels']) this.#setImage(name, a[name]);
     this.extra.labels16 = a.labels16;
     this.extra.csv = a.csv;

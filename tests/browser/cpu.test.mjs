@@ -51,6 +51,38 @@ test('the CPU mask equals the native CLI mask', async (t) => {
   assert.ok(same >= 0.995, `only ${(100 * same).toFixed(2)} % of pixels agree`);
 });
 
+test('the sliders re-run only the post-processing', async () => {
+  const page = session.page;
+  const card = page.locator('[data-testid=result][data-state=done]').first();
+  // The card records the slider values of the results it shows in data-params.
+  const settled = (params) => page.waitForSelector(`[data-testid=result][data-params="${params}"]`);
+  const mask = async () => decodePng((await download(page, card.getByTestId('download-mask'))).bytes);
+  const white = (image) => image.data.filter((v) => v === 255).length;
+  const network = await card.locator('.fact-time').textContent();
+  const requests = session.requests.length;
+  await settled('auto/0.2');
+  const automatic = await mask();
+  const cells = await card.locator('.fact-cells').textContent();
+
+  // A lower threshold can only add cell pixels (p > 0.3 includes p > 0.5).
+  await card.locator('.threshold').fill('0.3');
+  await settled('0.3/0.2');
+  assert.equal(await card.locator('.otsu').isChecked(), false);
+  assert.ok(white(await mask()) > white(automatic), 'threshold 0.3 adds cell pixels to the mask');
+
+  // Automatic again, and fewer watershed seeds: the mask is the CLI's again.
+  await card.locator('.otsu').check();
+  await card.locator('.fg-fraction').fill('0.6');
+  await settled('auto/0.6');
+  assert.deepEqual((await mask()).data, automatic.data);
+  await card.locator('.fg-fraction').fill('0.2');
+  await settled('auto/0.2');
+  assert.equal(await card.locator('.fact-cells').textContent(), cells);
+
+  assert.equal(await card.locator('.fact-time').textContent(), network, 'the network did not run again');
+  assert.deepEqual(session.requests.slice(requests).filter((u) => /^https?:/.test(u)), []);
+});
+
 test('a corrupt file fails on its own card and the next file still segments', async () => {
   const good = readFileSync(cropPath);
   const files = [
@@ -115,6 +147,8 @@ test('the ZIP holds every result with consistent masks, labels and CSV', async (
   const doneCount = await cards.count();
   const first = cards.first();
   const shownMask = (await download(page, first.getByTestId('download-mask'))).bytes;
+  const shownLabels = await download(page, first.locator('.download-labels'));
+  const shownCsv = await download(page, first.locator('.download-csv'));
   const shownCells = Number(await first.locator('.fact-cells').textContent());
 
   const zip = await download(page, page.getByTestId('download-zip'));
@@ -152,6 +186,10 @@ test('the ZIP holds every result with consistent masks, labels and CSV', async (
   }
   const [firstStem] = stems;
   assert.deepEqual(entries.get(`${firstStem}/${firstStem}.mask.png`), Buffer.from(shownMask), 'ZIP mask = shown mask');
+  assert.equal(shownLabels.name, `${firstStem}.labels.png`);
+  assert.deepEqual(entries.get(`${firstStem}/${firstStem}.labels.png`), Buffer.from(shownLabels.bytes));
+  assert.equal(shownCsv.name, `${firstStem}.cells.csv`);
+  assert.deepEqual(entries.get(`${firstStem}/${firstStem}.cells.csv`), Buffer.from(shownCsv.bytes));
   assert.equal(decodePng(entries.get(`${firstStem}/${firstStem}.labels.png`)).data.reduce((m, v) => Math.max(m, v), 0), shownCells);
 });
 
