@@ -104,7 +104,11 @@ async function loadOwnWeights(file) {
     if (queue.length) runQueue();
   } catch (e) {
     const keeping = engine.weights ? ` Still using ${engine.weights.name}.` : '';
-    status.set(`Could not use these weights: ${e.message.replace(/\.$/, '')}.${keeping}`, true);
+    // Some loader messages run over many lines; the first says what is wrong.
+    const [first, ...rest] = e.message.split('\n');
+    if (rest.length) console.warn(e.message);
+    const more = rest.length ? ' (details in the browser console)' : '';
+    status.set(`Could not use these weights: ${first.replace(/[.:]\s*$/, '')}${more}.${keeping}`, true);
   }
 }
 
@@ -237,7 +241,9 @@ async function reanalyse(card, params) {
       card.setAnalysis(a, p);
     }
   } catch (e) {
-    card.setStale(`Post-processing failed: ${e.message}`);
+    card.setStale(e instanceof EngineRestarted
+      ? `Post-processing failed: ${e.message}. The engine was restarted; drop the image again to change its parameters.`
+      : `Post-processing failed: ${e.message}`);
   } finally {
     analysing.delete(card);
   }

@@ -151,7 +151,10 @@ self.onmessage = (event) => {
       // A RuntimeError is a trap (a Rust panic or running out of memory): the
       // module is unusable afterwards, and the page starts a fresh worker.
       const fatal = e instanceof WebAssembly.RuntimeError;
-      post({ rid: message.rid, type: fatal ? 'fatal' : 'failed', message: e.message || String(e) });
+      const text = !fatal ? e.message || String(e)
+        : e.message === 'unreachable' ? 'the engine panicked (the browser console has its message)'
+          : `the engine crashed (${e.message})`;
+      post({ rid: message.rid, type: fatal ? 'fatal' : 'failed', message: text });
     }
   });
 };

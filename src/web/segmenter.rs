@@ -11,7 +11,7 @@ use super::input::InputImage;
 use super::js;
 use crate::imageio::GrayImage;
 use crate::inference::{predict_probability_async, TileOptions};
-use crate::model::{load_from_bytes, Padding, UNet, UNetConfig};
+use crate::model::{load_from_bytes, read_config, Padding, UNet, UNetConfig};
 
 /// The backend, and the network once weights are loaded.
 #[wasm_bindgen]
@@ -43,6 +43,15 @@ impl Segmenter {
     /// message, and the previously loaded network stays in use.
     #[wasm_bindgen(js_name = loadWeights)]
     pub async fn load_weights(&self, bytes: Vec<u8>, name: String) -> Result<JsValue, JsError> {
+        // A header may describe a network far larger than the file (or the
+        // browser's memory); refuse it before allocating anything.
+        let claimed = read_config(&bytes, &name).map_err(js::error)?.parameter_count();
+        if claimed.saturating_mul(2) > bytes.len() {
+            return Err(JsError::new(&format!(
+                "{name}: its header describes a network of {claimed} parameters, but the file holds only {} bytes",
+                bytes.len()
+            )));
+        }
         let model = load_from_bytes(&bytes, &name, &self.backend.device).map_err(js::error)?;
         let config = model.config().clone();
         if config.in_channels != 1 {

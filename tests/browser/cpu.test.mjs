@@ -125,6 +125,15 @@ test('corrupt weights give a clear error and the loaded model stays; valid ones 
   assert.equal(await status.getAttribute('class'), 'status error');
   assert.equal(await page.locator('#weights').textContent(), modelBefore);
 
+  // A header claiming a network far larger than the file: refused before any allocation.
+  const config = JSON.stringify({ depth: 8, base_channels: 4096, padding: 'same', batch_norm: false, in_channels: 1, classes: 2 });
+  const header = Buffer.from(JSON.stringify({ __metadata__: { format: 'unetseg-weights-1', unetseg_config: config } }));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  await page.locator('#weights-input').setInputFiles({ name: 'giant.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.concat([length, header]) });
+  await page.waitForFunction(() => /giant\.safetensors: its header describes/.test(document.querySelector('[data-testid=status]').textContent));
+  assert.match(await status.textContent(), /Still using default\.safetensors/);
+
   await page.locator('#weights-input').setInputFiles({ name: 'mine.safetensors', mimeType: 'application/octet-stream', buffer: weights });
   await page.waitForFunction(() => /Now using mine\.safetensors/.test(document.querySelector('[data-testid=status]').textContent));
   assert.match(await page.locator('#weights').textContent(), /^mine\.safetensors \(U-Net/);
