@@ -8,6 +8,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::postprocess::distance::exact_euclidean;
 use crate::raster::{GrayF32, Raster};
 use crate::{Error, Result};
 
@@ -64,10 +65,11 @@ pub fn border_weight_map(mask: &Raster<u8>, w0: f32, sigma: f32) -> GrayF32 {
     let mut nearest = vec![f32::INFINITY; w * h];
     let mut second = vec![f32::INFINITY; w * h];
     for cell in 1..=count {
-        let seeds: Vec<bool> = labels.iter().map(|&l| l == cell).collect();
-        let dist = squared_distance_to(&seeds, w, h);
+        // Distance to the nearest pixel of this cell: the cell's pixels are the zeros.
+        let others = Raster::from_fn(w, h, |x, y| if labels[y * w + x] == cell { 0u8 } else { 255 });
+        let dist = exact_euclidean(&others);
         for i in 0..w * h {
-            let d = dist[i].sqrt();
+            let d = dist.data()[i];
             if d < nearest[i] {
                 second[i] = nearest[i];
                 nearest[i] = d;
@@ -124,61 +126,6 @@ fn cell_instances(mask: &Raster<u8>) -> Vec<u32> {
         }
     }
     labels
-}
-
-/// Exact squared Euclidean distance of every pixel to the nearest `true` pixel
-/// (Felzenszwalb & Huttenlocher's separable lower-envelope algorithm).
-fn squared_distance_to(seeds: &[bool], w: usize, h: usize) -> Vec<f32> {
-    const FAR: f32 = 1e20;
-    let mut grid: Vec<f32> = seeds.iter().map(|&s| if s { 0.0 } else { FAR }).collect();
-    let mut line = Vec::new();
-    for x in 0..w {
-        line.clear();
-        line.extend((0..h).map(|y| grid[y * w + x]));
-        let out = distance_1d(&line);
-        for y in 0..h {
-            grid[y * w + x] = out[y];
-        }
-    }
-    for y in 0..h {
-        let out = distance_1d(&grid[y * w..(y + 1) * w]);
-        grid[y * w..(y + 1) * w].copy_from_slice(&out);
-    }
-    grid
-}
-
-/// One-dimensional squared distance transform of the sampled function `f`.
-fn distance_1d(f: &[f32]) -> Vec<f32> {
-    let n = f.len();
-    let mut out = vec![0.0; n];
-    let mut vertex = vec![0usize; n];
-    let mut bound = vec![0.0f32; n + 1];
-    let mut k = 0;
-    bound[0] = f32::NEG_INFINITY;
-    bound[1] = f32::INFINITY;
-    let meet = |q: usize, p: usize| {
-        ((f[q] + (q * q) as f32) - (f[p] + (p * p) as f32)) / (2.0 * q as f32 - 2.0 * p as f32)
-    };
-    for q in 1..n {
-        let mut s = meet(q, vertex[k]);
-        while s <= bound[k] {
-            k -= 1;
-            s = meet(q, vertex[k]);
-        }
-        k += 1;
-        vertex[k] = q;
-        bound[k] = s;
-        bound[k + 1] = f32::INFINITY;
-    }
-    k = 0;
-    for (q, o) in out.iter_mut().enumerate() {
-        while bound[k + 1] < q as f32 {
-            k += 1;
-        }
-        let d = q as f32 - vertex[k] as f32;
-        *o = d * d + f[vertex[k]];
-    }
-    out
 }
 
 /// A batch of targets on a device: one-hot classes `[N, C, H, W]` and pixel weights `[N, 1, H, W]`.
