@@ -7,8 +7,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::data::Slice;
 use super::loss::{self, LossWeighting, Targets};
 use crate::model::UNet;
-use crate::raster::{GrayF32, GrayU8, Raster};
-use crate::{metrics, Error, Result};
+use crate::raster::{GrayU8, Raster};
+use crate::{augment, metrics, Error, Result};
 
 /// Mean validation numbers over a set of slices.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,42 +22,19 @@ pub struct Validation {
     pub v_rand: f64,
 }
 
-/// The image min-max normalised to [0, 1] (a constant image becomes all zeros), as the original does.
-pub fn min_max_normalise(image: &GrayU8) -> GrayF32 {
-    let (lo, hi) = image.data().iter().fold((u8::MAX, u8::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let range = f32::from(hi.saturating_sub(lo)).max(1.0);
-    image.map(|v| f32::from(v - lo) / range)
-}
-
-/// Mirror index into `0..n` (symmetric reflection, the edge pixel repeated: numpy's 'symmetric').
-fn reflect(i: isize, n: usize) -> usize {
-    let n = n as isize;
-    let period = 2 * n;
-    let m = i.rem_euclid(period);
-    (if m < n { m } else { period - 1 - m }) as usize
-}
-
-/// `image` extended to `size` x `size` (at least its own size) with `offset` mirrored
-/// pixels on the top/left and the rest on the bottom/right.
-pub fn mirror_pad(image: &GrayF32, offset: usize, size_w: usize, size_h: usize) -> GrayF32 {
-    let (w, h) = image.dims();
-    Raster::from_fn(size_w, size_h, |x, y| {
-        image.get(reflect(x as isize - offset as isize, w), reflect(y as isize - offset as isize, h))
-    })
-}
-
 /// Logits `[1, classes, H, W]` of `model` for the whole `image` (H x W), from one
 /// forward pass on the image mirror-padded to the smallest size the network accepts.
-pub fn whole_image_logits(model: &UNet, image: &GrayU8, device: &Device) -> Tensor<4> {
+pub fn whole_image_logits(model: &UNet, image: &GrayU8, device: &Device) -> Result<Tensor<4>> {
     let config = model.config();
     let (w, h) = image.dims();
     let margin = config.margin();
     let in_w = config.valid_input_size_at_least(w + 2 * margin);
     let in_h = config.valid_input_size_at_least(h + 2 * margin);
-    let padded = mirror_pad(&min_max_normalise(image), margin, in_w, in_h);
+    let offset = -(margin as isize);
+    let padded = augment::crop_symmetric(&augment::normalize_minmax(image), offset, offset, in_w, in_h)?;
     let x = Tensor::from_data(TensorData::new(padded.into_data(), [1, 1, in_h, in_w]), device);
     let logits = model.forward(x);
-    logits.narrow(2, 0, h).narrow(3, 0, w)
+    Ok(logits.narrow(2, 0, h).narrow(3, 0, w))
 }
 
 /// Loss, accuracy and V_rand of `model` on `slices` (a network without autodiff on `device`).
@@ -65,7 +42,7 @@ pub fn validate(model: &UNet, slices: &[Slice], weighting: &LossWeighting, devic
     let classes = model.config().classes;
     let (mut loss_sum, mut correct, mut pixels, mut v_rand_sum) = (0.0, 0usize, 0usize, 0.0);
     for slice in slices {
-        let logits = whole_image_logits(model, &slice.image, device);
+        let logits = whole_image_logits(model, &slice.image, device)?;
         let truth = slice.classes();
         let targets = Targets::new(&[&truth], classes, weighting, device)?;
         loss_sum += f64::from(loss::cross_entropy(logits.clone(), &targets).into_scalar::<f32>());
