@@ -8,6 +8,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::metrics::regions::label_regions;
 use crate::postprocess::distance::exact_euclidean;
 use crate::raster::{GrayF32, Raster};
 use crate::{Error, Result};
@@ -60,11 +61,11 @@ impl LossWeighting {
 /// Cell pixels, and membrane pixels with fewer than two cells in the image, get 0.
 pub fn border_weight_map(mask: &Raster<u8>, w0: f32, sigma: f32) -> GrayF32 {
     let (w, h) = mask.dims();
-    let labels = cell_instances(mask);
-    let count = labels.iter().copied().max().unwrap_or(0);
+    let (labels, count) = label_regions(&mask.map(|class| class == 1));
+    let labels = labels.data();
     let mut nearest = vec![f32::INFINITY; w * h];
     let mut second = vec![f32::INFINITY; w * h];
-    for cell in 1..=count {
+    for cell in 1..=count as i32 {
         // Distance to the nearest pixel of this cell: the cell's pixels are the zeros.
         let others = Raster::from_fn(w, h, |x, y| if labels[y * w + x] == cell { 0u8 } else { 255 });
         let dist = exact_euclidean(&others);
@@ -88,44 +89,6 @@ pub fn border_weight_map(mask: &Raster<u8>, w0: f32, sigma: f32) -> GrayF32 {
             w0 * (-(s * s) / two_sigma_sq).exp()
         }
     })
-}
-
-/// 4-connected components of the cell pixels (class 1): 0 = membrane, 1..=n = cells.
-fn cell_instances(mask: &Raster<u8>) -> Vec<u32> {
-    let (w, h) = mask.dims();
-    let mut labels = vec![0u32; w * h];
-    let mut next = 0;
-    let mut stack = Vec::new();
-    for start in 0..w * h {
-        if mask.data()[start] != 1 || labels[start] != 0 {
-            continue;
-        }
-        next += 1;
-        labels[start] = next;
-        stack.push(start);
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            let mut visit = |j: usize| {
-                if mask.data()[j] == 1 && labels[j] == 0 {
-                    labels[j] = next;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
-            }
-        }
-    }
-    labels
 }
 
 /// A batch of targets on a device: one-hot classes `[N, C, H, W]` and pixel weights `[N, 1, H, W]`.
