@@ -89,8 +89,19 @@ impl ForegroundTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A table from sorted counts, for the score modules' unit tests; `counted` is the truth total.
+    pub(crate) fn table(overlaps: &[u64], truth: &[u64], predicted: &[u64], singletons: u64) -> ForegroundTable {
+        ForegroundTable {
+            counted: truth.iter().sum(),
+            overlaps: overlaps.to_vec(),
+            truth_sizes: truth.to_vec(),
+            predicted_sizes: predicted.to_vec(),
+            singletons,
+        }
+    }
 
     fn labels(width: usize, values: &[i32]) -> Labels {
         Labels::new(width, values.len() / width, values.to_vec()).unwrap()

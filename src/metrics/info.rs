@@ -80,20 +80,7 @@ pub fn info_scores(table: &ForegroundTable) -> SplitMergeScores {
 mod tests {
     use super::*;
 
-    fn table(
-        overlaps: &[u64],
-        truth: &[u64],
-        predicted: &[u64],
-        singletons: u64,
-    ) -> ForegroundTable {
-        ForegroundTable {
-            counted: truth.iter().sum(),
-            overlaps: overlaps.to_vec(),
-            truth_sizes: truth.to_vec(),
-            predicted_sizes: predicted.to_vec(),
-            singletons,
-        }
-    }
+    use crate::metrics::contingency::tests::table;
 
     #[test]
     fn identical_partitions_score_exactly_one() {

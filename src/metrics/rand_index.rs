@@ -42,20 +42,7 @@ pub fn rand_scores(table: &ForegroundTable) -> SplitMergeScores {
 mod tests {
     use super::*;
 
-    fn table(
-        overlaps: &[u64],
-        truth: &[u64],
-        predicted: &[u64],
-        singletons: u64,
-    ) -> ForegroundTable {
-        ForegroundTable {
-            counted: truth.iter().sum(),
-            overlaps: overlaps.to_vec(),
-            truth_sizes: truth.to_vec(),
-            predicted_sizes: predicted.to_vec(),
-            singletons,
-        }
-    }
+    use crate::metrics::contingency::tests::table;
 
     #[test]
     fn merging_two_regions_lowers_merge_only() {
