@@ -25,7 +25,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
 use serde_json::Value;
 use unetseg::imageio::{read_gray8, write_png_u8};
-use unetseg::model::{UNet, UNetConfig};
+use unetseg::model::{CpuUNet, UNet, UNetConfig};
 use unetseg::train::loss::{cross_entropy, LossWeighting, Targets};
 use unetseg::{GrayU8, Raster};
 
@@ -76,13 +76,21 @@ fn time_runs(warmup: usize, runs: usize, mut f: impl FnMut()) -> Stats {
     )
 }
 
-fn bench_forward() -> Stats {
+/// The forward of the same random `compact` network through burn's Flex backend and
+/// through the gemm engine [`CpuUNet`].
+fn bench_forward() -> (Stats, Stats) {
     let device = Device::flex();
     let model = UNet::new(&UNetConfig::compact(), &device).expect("compact builds");
     let x = Tensor::<4>::random([1, 1, 512, 512], Distribution::Uniform(0.0, 1.0), &device);
-    time_runs(FORWARD_WARMUP, FORWARD_RUNS, || {
+    let burn = time_runs(FORWARD_WARMUP, FORWARD_RUNS, || {
         std::hint::black_box(model.forward(x.clone()).into_data());
-    })
+    });
+    let engine = CpuUNet::new(&model).expect("compact is same-padded");
+    let pixels = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 input");
+    let gemm = time_runs(FORWARD_WARMUP, FORWARD_RUNS, || {
+        std::hint::black_box(engine.forward(&pixels, 512, 512).expect("forward"));
+    });
+    (burn, gemm)
 }
 
 fn bench_train_step() -> Stats {
@@ -184,8 +192,9 @@ fn main() {
     }
     if wanted("forward") {
         println!("forward, compact, 1x1x512x512 ({FORWARD_RUNS} runs after {FORWARD_WARMUP} warm-up)");
-        let ours = bench_forward();
-        println!("  {}", ours.line("unetseg (burn Flex)"));
+        let (burn, ours) = bench_forward();
+        println!("  {}", burn.line("unetseg, burn Flex backend"));
+        println!("  {}", ours.line("unetseg, CpuUNet (gemm, default)"));
         for (name, key) in [("PyTorch", "torch_forward_512"), ("ONNX Runtime", "onnxruntime_forward_512")] {
             if let Some(p) = peer(key) {
                 println!("  {}   unetseg/peer {:.2}", p.line(name), ours.median / p.median);

@@ -8,8 +8,9 @@
 //!
 //! - [`tiling`]: where the tiles go (pure geometry, no tensors);
 //! - [`runner`]: tile inputs out, tile predictions in, blending (no tensors);
-//! - here: the network call between the two, as a blocking loop
-//!   ([`predict_probability`]) and as an `async` one for backends whose read-back
+//! - here: the network call between the two, as a blocking loop over any
+//!   [`TilePredictor`] ([`predict_probability`]: burn's [`UNet`] on any device, or the
+//!   CPU engine [`CpuUNet`]) and as an `async` one for backends whose read-back
 //!   must be awaited, such as WebGPU in the browser ([`predict_probability_async`]).
 //!
 //! Memory stays bounded for huge images: only one batch of tiles exists as a tensor
@@ -24,13 +25,61 @@ use burn::tensor::{Tensor, TensorData};
 pub use runner::{MinMax, TileBatch, TileRunner};
 pub use tiling::{TileOptions, TilePlan};
 
-use crate::model::UNet;
+use crate::model::{CpuUNet, UNet, UNetConfig};
 use crate::{Error, GrayF32, Raster, Result};
+
+/// A network that turns a batch of tile inputs into foreground probabilities, blocking.
+pub trait TilePredictor {
+    /// The architecture (it decides the tile sizes).
+    fn config(&self) -> &UNetConfig;
+
+    /// The class-1 softmax of every tile of `batch`, `[tiles, H', W']` row-major.
+    fn predict_tiles(&self, batch: TileBatch) -> Result<Vec<f32>>;
+}
+
+impl TilePredictor for UNet {
+    fn config(&self) -> &UNetConfig {
+        UNet::config(self)
+    }
+
+    fn predict_tiles(&self, batch: TileBatch) -> Result<Vec<f32>> {
+        let data = foreground_probability(self, batch)?
+            .try_into_data()
+            .map_err(|e| Error::invalid(format!("reading the prediction back failed: {e:?}")))?;
+        Ok(probabilities(&data)?.to_vec())
+    }
+}
+
+impl TilePredictor for CpuUNet {
+    fn config(&self) -> &UNetConfig {
+        CpuUNet::config(self)
+    }
+
+    fn predict_tiles(&self, batch: TileBatch) -> Result<Vec<f32>> {
+        check_classes(self.config())?;
+        let [tiles, _, h, w] = batch.shape;
+        let mut out = Vec::with_capacity(tiles * h * w);
+        for input in batch.input.chunks_exact(h * w) {
+            let logits = self.forward(input, h, w)?;
+            out.extend(foreground_softmax(&logits, self.config().classes, h * w));
+        }
+        Ok(out)
+    }
+}
+
+/// Class 1 of the softmax over `classes` planes of `pixels` logits each.
+fn foreground_softmax(logits: &[f32], classes: usize, pixels: usize) -> impl Iterator<Item = f32> + '_ {
+    (0..pixels).map(move |i| {
+        let foreground = logits[pixels + i];
+        let sum: f32 = (0..classes).map(|k| (logits[k * pixels + i] - foreground).exp()).sum();
+        1.0 / sum
+    })
+}
 
 /// Foreground probability map of `image` (any size, any pixel type) predicted tile
 /// by tile; `progress(done, total)` is called after each batch of tiles.
-pub fn predict_probability<T: Copy + Into<f32>>(
-    model: &UNet,
+pub fn predict_probability<T: Copy + Into<f32>, P: TilePredictor + ?Sized>(
+    model: &P,
     image: &Raster<T>,
     options: &TileOptions,
     mut progress: impl FnMut(usize, usize),
@@ -38,10 +87,7 @@ pub fn predict_probability<T: Copy + Into<f32>>(
     let mut runner = TileRunner::new(model.config(), image, options)?;
     while let Some(batch) = runner.next_batch() {
         let tiles = batch.tiles.clone();
-        let data = foreground_probability(model, batch)?
-            .try_into_data()
-            .map_err(|e| Error::invalid(format!("reading the prediction back failed: {e:?}")))?;
-        runner.accept(tiles, probabilities(&data)?)?;
+        runner.accept(tiles, &model.predict_tiles(batch)?)?;
         progress(runner.done(), runner.total());
     }
     runner.finish()
@@ -70,15 +116,21 @@ pub async fn predict_probability_async<T: Copy + Into<f32>>(
 
 /// The network's class-1 softmax `[tiles, 1, H', W']` for one batch of tile inputs.
 fn foreground_probability(model: &UNet, batch: TileBatch) -> Result<Tensor<4>> {
-    if model.config().classes < 2 {
-        return Err(Error::invalid(format!(
-            "a foreground probability needs a network with at least 2 classes, this one has {}",
-            model.config().classes
-        )));
-    }
+    check_classes(model.config())?;
     let device = model.conv_out.weight.device();
     let input = Tensor::<4>::from_data(TensorData::new(batch.input, batch.shape), &device);
     Ok(softmax(model.forward(input), 1).narrow(1, 1, 1))
+}
+
+/// A foreground probability needs at least the classes 0 and 1.
+fn check_classes(config: &UNetConfig) -> Result<()> {
+    if config.classes < 2 {
+        return Err(Error::invalid(format!(
+            "a foreground probability needs a network with at least 2 classes, this one has {}",
+            config.classes
+        )));
+    }
+    Ok(())
 }
 
 /// The `f32` values of read-back tensor data.

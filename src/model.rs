@@ -2,15 +2,18 @@
 //!
 //! - [`config`]: [`UNetConfig`] with the `seed` (original CleanU_Net) and `compact` presets
 //!   and the input/output size arithmetic;
+//! - [`cpu_unet`]: [`CpuUNet`], a fast CPU inference engine for same-padded networks;
 //! - [`unet`]: the burn network [`UNet`] (runs on any burn device: Flex CPU, wgpu, WebGPU);
 //! - [`weights`]: one safetensors file holding the config and the tensors, and the
 //!   shipped default weights.
 
 pub mod config;
+pub mod cpu_unet;
 pub mod unet;
 pub mod weights;
 
 pub use config::{Padding, UNetConfig};
+pub use cpu_unet::CpuUNet;
 pub use unet::{DoubleConv, DownBlock, UNet, UpBlock};
 #[cfg(not(target_family = "wasm"))]
 pub use weights::{default_weights_bytes, load, save};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::segment::{load_model, segment_page, DeviceChoice};
+use super::segment::{load_predictor, segment_page, DeviceChoice};
 use crate::imageio::{read_mask, read_pages};
 use crate::metrics::{self, MetricsReport};
 use crate::postprocess::PostprocessParams;
@@ -38,7 +38,7 @@ const IMAGE_EXTENSIONS: [&str; 5] = ["png", "tif", "tiff", "jpg", "jpeg"];
 /// Runs the subcommand.
 pub fn run(args: EvalArgs) -> Result<()> {
     let pairs = pair_images_with_masks(&args.images, &args.masks)?;
-    let model = load_model(args.weights.as_deref(), &args.device.device())?;
+    let model = load_predictor(args.weights.as_deref(), args.device)?;
     let params = PostprocessParams::default();
     let mut scored = Vec::with_capacity(pairs.len());
     for (name, image_path, mask_path) in &pairs {
@@ -47,7 +47,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .into_iter()
             .next()
             .ok_or_else(|| Error::file(image_path, "the file holds no image"))?;
-        let result = segment_page(&model, &page, &params).map_err(|e| Error::file(image_path, e))?;
+        let result = segment_page(model.as_ref(), &page, &params).map_err(|e| Error::file(image_path, e))?;
         let report = metrics::evaluate(&result.mask, &truth).map_err(|e| Error::file(image_path, e))?;
         if !args.json {
             print_row(name, &report, scored.is_empty());

@@ -22,8 +22,8 @@ use burn::tensor::{Device, DeviceKind};
 
 use crate::cells::Cells;
 use crate::imageio::{read_pages, write_png_u16, write_png_u8, GrayImage};
-use crate::inference::{predict_probability, TileOptions};
-use crate::model::{self, UNet};
+use crate::inference::{predict_probability, TileOptions, TilePredictor};
+use crate::model::{self, CpuUNet, Padding, UNet};
 use crate::postprocess::{self, PostprocessParams, Threshold};
 use crate::{Error, GrayF32, GrayU8, Result};
 
@@ -53,7 +53,8 @@ pub struct SegmentArgs {
 /// The compute device of `segment` and `eval`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceChoice {
-    /// burn's Flex backend on the CPU.
+    /// The CPU: the gemm engine (`CpuUNet`) for same-padded networks, burn's Flex
+    /// backend for valid-padded ones.
     Cpu,
     /// The best GPU wgpu finds (Vulkan, Metal, DX12).
     Wgpu,
@@ -92,15 +93,25 @@ pub struct Segmentation {
 }
 
 /// Loads `weights`, or the embedded default weights when `None`, on `device`.
-pub fn load_model(weights: Option<&Path>, device: &Device) -> Result<UNet> {
+fn load_model(weights: Option<&Path>, device: &Device) -> Result<UNet> {
     match weights {
         Some(path) => model::load(path, device),
         None => model::load_from_bytes(model::default_weights_bytes(), "the built-in default weights", device),
     }
 }
 
+/// The network of `weights` (or the default weights) ready to predict tiles on
+/// `device`: on the CPU, the gemm engine whenever it can run the architecture.
+pub fn load_predictor(weights: Option<&Path>, device: DeviceChoice) -> Result<Box<dyn TilePredictor>> {
+    let model = load_model(weights, &device.device())?;
+    if device == DeviceChoice::Cpu && model.config().padding == Padding::Same {
+        return Ok(Box::new(CpuUNet::new(&model)?));
+    }
+    Ok(Box::new(model))
+}
+
 /// Predicts, thresholds, post-processes and measures one image.
-pub fn segment_page(model: &UNet, page: &GrayImage, params: &PostprocessParams) -> Result<Segmentation> {
+pub fn segment_page(model: &dyn TilePredictor, page: &GrayImage, params: &PostprocessParams) -> Result<Segmentation> {
     let options = TileOptions::default();
     let probability = match page {
         GrayImage::U8(raster) => predict_probability(model, raster, &options, |_, _| {})?,
@@ -119,10 +130,10 @@ pub fn run(args: SegmentArgs) -> Result<()> {
     let params = PostprocessParams { threshold: args.threshold, fg_fraction: args.fg_fraction, ..PostprocessParams::default() };
     params.validate()?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::file(&args.out, format!("cannot create the output folder: {e}")))?;
-    let model = load_model(args.weights.as_deref(), &args.device.device())?;
+    let model = load_predictor(args.weights.as_deref(), args.device)?;
     let mut failed = 0;
     for input in &args.inputs {
-        if let Err(e) = segment_file(&model, input, &args.out, &params) {
+        if let Err(e) = segment_file(model.as_ref(), input, &args.out, &params) {
             eprintln!("error: {e}");
             failed += 1;
         }
@@ -134,7 +145,7 @@ pub fn run(args: SegmentArgs) -> Result<()> {
 }
 
 /// Segments every page of `input` and writes the results into `out`.
-fn segment_file(model: &UNet, input: &Path, out: &Path, params: &PostprocessParams) -> Result<()> {
+fn segment_file(model: &dyn TilePredictor, input: &Path, out: &Path, params: &PostprocessParams) -> Result<()> {
     let pages = read_pages(input)?;
     let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
     for (index, page) in pages.iter().enumerate() {
