@@ -80,59 +80,75 @@ impl Conv3x3 {
         let mut out = Activation::zeros(h, w, out_c);
         let pitch = out.pitch();
         let dst = SendPtr(out.data.as_mut_ptr());
+        // Blocks of rows small enough that the epilogue finds them in cache.
+        let block_rows = (BLOCK_VALUES / (pitch * out_c)).max(1);
         for_row_chunks(h, |rows| {
-            // Output pixels p = y * pitch + x of these rows, minus the last row's two
-            // junk columns (they would land in the next chunk's first row).
-            let (m0, m1) = (rows.start * pitch, rows.end * pitch - 2);
-            for (i, (input, slab)) in inputs.iter().zip(&self.slabs).enumerate() {
-                let c = input.channels;
-                for (ky, weights) in slab.iter().enumerate() {
-                    let first = i == 0 && ky == 0;
-                    // SAFETY: lhs reads pixels (m0 + ky * pitch) .. (m1 - 1 + ky * pitch + 2) of
-                    // the input, all inside its (h + 2) x pitch buffer; dst writes pixels
-                    // m0 + pitch + 1 .. m1 + pitch of the output, the rows of this chunk only.
-                    unsafe {
-                        gemm::gemm(
-                            m1 - m0,
-                            out_c,
-                            3 * c,
-                            dst.at((m0 + pitch + 1) * out_c),
-                            1,
-                            out_c as isize,
-                            !first,
-                            input.data.as_ptr().add((m0 + ky * pitch) * c),
-                            1,
-                            c as isize,
-                            weights.as_ptr(),
-                            1,
-                            out_c as isize,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
-                    }
-                }
-            }
-            for y in rows {
-                // SAFETY: row y + 1 of the output belongs to this chunk alone.
-                let row = unsafe { std::slice::from_raw_parts_mut(dst.at((y + 1) * pitch * out_c), pitch * out_c) };
-                let (border_left, rest) = row.split_at_mut(out_c);
-                let (inner, border_right) = rest.split_at_mut(w * out_c);
-                border_left.fill(0.0);
-                border_right.fill(0.0);
-                for pixel in inner.chunks_exact_mut(out_c) {
-                    for (v, b) in pixel.iter_mut().zip(&self.bias) {
-                        *v = (*v + b).max(0.0);
+            for start in rows.clone().step_by(block_rows) {
+                let block = start..(start + block_rows).min(rows.end);
+                self.convolve_rows(inputs, dst, pitch, block.clone());
+                // SAFETY: output rows block.start + 1 ..= block.end belong to this block alone.
+                let out_rows = unsafe {
+                    std::slice::from_raw_parts_mut(dst.at((block.start + 1) * pitch * out_c), block.len() * pitch * out_c)
+                };
+                for row in out_rows.chunks_exact_mut(pitch * out_c) {
+                    let (border_left, rest) = row.split_at_mut(out_c);
+                    let (inner, border_right) = rest.split_at_mut(w * out_c);
+                    border_left.fill(0.0);
+                    border_right.fill(0.0);
+                    for pixel in inner.chunks_exact_mut(out_c) {
+                        for (v, b) in pixel.iter_mut().zip(&self.bias) {
+                            *v = (*v + b).max(0.0);
+                        }
                     }
                 }
             }
         });
         out
     }
+
+    /// The raw sums (no bias) of the output rows `rows`, written into `dst` (the
+    /// output buffer), junk included on the border columns of those rows.
+    fn convolve_rows(&self, inputs: &[&Activation], dst: SendPtr, pitch: usize, rows: core::ops::Range<usize>) {
+        let out_c = self.channels_out;
+        // Output pixels p = y * pitch + x of these rows, minus the last row's two junk
+        // columns (they would land in the next block's first row).
+        let (m0, m1) = (rows.start * pitch, rows.end * pitch - 2);
+        for (i, (input, slab)) in inputs.iter().zip(&self.slabs).enumerate() {
+            let c = input.channels;
+            for (ky, weights) in slab.iter().enumerate() {
+                // SAFETY: lhs reads pixels (m0 + ky * pitch) .. (m1 - 1 + ky * pitch + 2) of the
+                // input, all inside its (h + 2) x pitch buffer; dst writes pixels
+                // m0 + pitch + 1 .. m1 + pitch of the output, the rows `rows` only.
+                unsafe {
+                    gemm::gemm(
+                        m1 - m0,
+                        out_c,
+                        3 * c,
+                        dst.at((m0 + pitch + 1) * out_c),
+                        1,
+                        out_c as isize,
+                        i > 0 || ky > 0,
+                        input.data.as_ptr().add((m0 + ky * pitch) * c),
+                        1,
+                        c as isize,
+                        weights.as_ptr(),
+                        1,
+                        out_c as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+        }
+    }
 }
+
+/// Values of output written per block of [`Conv3x3::forward`] (256 KiB of `f32`).
+const BLOCK_VALUES: usize = 1 << 16;
 
 /// The 2x2 stride-2 transposed convolution: `weights[c * 4 * out + (dy * 2 + dx) * out + o]`.
 struct UpConv {
@@ -162,47 +178,43 @@ impl UpConv {
         let (in_pitch, out_pitch) = (input.pitch(), out.pitch());
         let dst = SendPtr(out.data.as_mut_ptr());
         for_row_chunks(h, |rows| {
-            let n = rows.len() * in_pitch;
-            let mut products = vec![0.0f32; n * 4 * out_c];
-            // SAFETY: lhs reads pixels (rows.start + 1) * pitch .. (rows.end + 1) * pitch,
-            // rows of the input buffer; the products buffer is n x 4 out.
-            unsafe {
-                gemm::gemm(
-                    n,
-                    4 * out_c,
-                    cin,
-                    products.as_mut_ptr(),
-                    1,
-                    (4 * out_c) as isize,
-                    false,
-                    input.data.as_ptr().add((rows.start + 1) * in_pitch * cin),
-                    1,
-                    cin as isize,
-                    self.weights.as_ptr(),
-                    1,
-                    (4 * out_c) as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
-            for (r, y) in rows.enumerate() {
+            for y in rows {
                 for dy in 0..2 {
                     let oy = 2 * y + dy + 1;
-                    // SAFETY: output rows 2y + 1 and 2y + 2 belong to this chunk alone.
+                    // SAFETY: output row oy belongs to input row y, so to this chunk alone.
                     let row =
                         unsafe { std::slice::from_raw_parts_mut(dst.at(oy * out_pitch * out_c), out_pitch * out_c) };
-                    for x in 0..w {
-                        let product = &products[(r * in_pitch + x + 1) * 4 * out_c..][..4 * out_c];
-                        for dx in 0..2 {
-                            let target = &mut row[(2 * x + dx + 1) * out_c..][..out_c];
-                            let source = &product[(dy * 2 + dx) * out_c..][..out_c];
-                            for ((t, s), b) in target.iter_mut().zip(source).zip(&self.bias) {
-                                *t = s + b;
-                            }
+                    // Input pixel x of row y gives output pixels 2x + 1 + dx, dx = 0, 1: a
+                    // matrix row of 2 out values at a stride of 2 out, the weights' columns
+                    // (dy, dx, o) for this dy.
+                    // SAFETY: lhs reads the w inner pixels of input row y + 1; dst writes
+                    // output pixels 1 ..= 2w of row oy; rhs reads 2 out of every 4 out columns.
+                    unsafe {
+                        gemm::gemm(
+                            w,
+                            2 * out_c,
+                            cin,
+                            row.as_mut_ptr().add(out_c),
+                            1,
+                            (2 * out_c) as isize,
+                            false,
+                            input.data.as_ptr().add(((y + 1) * in_pitch + 1) * cin),
+                            1,
+                            cin as isize,
+                            self.weights.as_ptr().add(dy * 2 * out_c),
+                            1,
+                            (4 * out_c) as isize,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                    for pixel in row[out_c..(2 * w + 1) * out_c].chunks_exact_mut(out_c) {
+                        for (v, b) in pixel.iter_mut().zip(&self.bias) {
+                            *v += b;
                         }
                     }
                 }
@@ -240,6 +252,7 @@ pub struct CpuUNet {
     config: UNetConfig,
     down: Vec<[Conv3x3; 2]>,
     up: Vec<(UpConv, [Conv3x3; 2])>,
+    /// The 1x1 output convolution, `[classes, channels]`.
     head: Vec<f32>,
     head_bias: Vec<f32>,
 }
@@ -270,10 +283,8 @@ impl CpuUNet {
             debug_assert_eq!(cin, 2 * cout);
             up.push((up_conv, conv_pair(&block.conv, &[cout, cout])?));
         }
-        let [classes, base, _, _] = model.conv_out.weight.dims();
-        let weight = values(model.conv_out.weight.val())?;
-        // [classes, base] -> [base, classes]
-        let head = (0..base * classes).map(|i| weight[(i % classes) * base + i / classes]).collect();
+        let [classes, _, _, _] = model.conv_out.weight.dims();
+        let head = values(model.conv_out.weight.val())?;
         let head_bias = bias_values(&model.conv_out.bias, classes)?;
         Ok(Self { config, down, up, head, head_bias })
     }
@@ -322,15 +333,19 @@ impl CpuUNet {
         let (h, w, c, classes) = (x.height, x.width, x.channels, self.head_bias.len());
         let pitch = x.pitch();
         let mut logits = vec![0.0; classes * h * w];
-        for y in 0..h {
-            let row = &x.data[((y + 1) * pitch + 1) * c..][..w * c];
-            for (px, pixel) in row.chunks_exact(c).enumerate() {
-                for k in 0..classes {
-                    let dot: f32 = pixel.iter().enumerate().map(|(i, v)| v * self.head[i * classes + k]).sum();
-                    logits[(k * h + y) * w + px] = dot + self.head_bias[k];
+        let dst = SendPtr(logits.as_mut_ptr());
+        for_row_chunks(h, |rows| {
+            for y in rows {
+                let row = &x.data[((y + 1) * pitch + 1) * c..][..w * c];
+                for (k, (weights, bias)) in self.head.chunks_exact(c).zip(&self.head_bias).enumerate() {
+                    // SAFETY: row y of plane k belongs to this chunk alone.
+                    let out = unsafe { std::slice::from_raw_parts_mut(dst.at((k * h + y) * w), w) };
+                    for (v, pixel) in out.iter_mut().zip(row.chunks_exact(c)) {
+                        *v = bias + pixel.iter().zip(weights).map(|(a, b)| a * b).sum::<f32>();
+                    }
                 }
             }
-        }
+        });
         logits
     }
 }
@@ -411,6 +426,12 @@ mod tests {
     #[test]
     fn matches_burn_forward_on_compact_shapes() {
         compare(UNetConfig::compact().with_base_channels(4), 32);
+    }
+
+    #[test]
+    fn matches_burn_forward_when_rows_split_into_several_blocks() {
+        // 258 x 2 values per row: 127-row blocks at the top level, so 256 rows take 3 blocks.
+        compare(UNetConfig::compact().with_base_channels(2), 256);
     }
 
     #[test]
