@@ -2,22 +2,32 @@
 //! segmentation of one page.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
 use super::analysis::Segmentation;
-use super::device::Backend;
+use super::device::{Backend, BackendKind};
 use super::input::InputImage;
 use super::js;
 use crate::imageio::GrayImage;
-use crate::inference::{predict_probability_async, TileOptions};
-use crate::model::{load_from_bytes, read_config, Padding, UNet, UNetConfig};
+use crate::inference::{predict_probability, predict_probability_async, TileOptions};
+use crate::model::{load_from_bytes, read_config, CpuUNet, Padding, UNet, UNetConfig};
+
+/// A loaded network, ready to run where the backend computes.
+#[derive(Clone)]
+enum Network {
+    /// burn's network on the backend's device (WebGPU, or Flex for valid padding).
+    Burn(UNet),
+    /// The gemm engine, for same-padded networks on the CPU.
+    Cpu(Rc<CpuUNet>),
+}
 
 /// The backend, and the network once weights are loaded.
 #[wasm_bindgen]
 pub struct Segmenter {
     backend: Backend,
-    model: RefCell<Option<UNet>>,
+    network: RefCell<Option<Network>>,
 }
 
 #[wasm_bindgen]
@@ -26,7 +36,7 @@ impl Segmenter {
     /// WebGPU cannot be used: the caller then asks for the CPU), else on the CPU.
     pub async fn create(prefer_gpu: bool) -> Result<Segmenter, JsError> {
         let backend = if prefer_gpu { Backend::webgpu().await.map_err(js::error)? } else { Backend::cpu() };
-        Ok(Segmenter { backend, model: RefCell::new(None) })
+        Ok(Segmenter { backend, network: RefCell::new(None) })
     }
 
     /// `{ kind: "webgpu" | "cpu", adapter, fallbackAdapter }`.
@@ -60,7 +70,12 @@ impl Segmenter {
                 config.in_channels
             )));
         }
-        self.model.replace(Some(model));
+        let network = if self.backend.kind == BackendKind::Cpu && config.padding == Padding::Same {
+            Network::Cpu(Rc::new(CpuUNet::new(&model).map_err(js::error)?))
+        } else {
+            Network::Burn(model)
+        };
+        self.network.replace(Some(network));
         Ok(js::object(&[
             ("summary", describe(&config).into()),
             ("parameters", (config.parameter_count() as f64).into()),
@@ -71,16 +86,18 @@ impl Segmenter {
     /// `progress(done, total)` after each tile, and returns the result ready
     /// for [`Segmentation::analyse`].
     pub async fn segment(&self, image: &InputImage, progress: js_sys::Function) -> Result<Segmentation, JsError> {
-        let model = self.model.borrow().clone().ok_or_else(|| JsError::new("no weights are loaded yet"))?;
+        let network = self.network.borrow().clone().ok_or_else(|| JsError::new("no weights are loaded yet"))?;
         let options = tile_options();
         let report = |done: usize, total: usize| {
             // A failing progress callback must not stop the segmentation.
             let _ = progress.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
         };
         let page = image.page();
-        let probability = match page {
-            GrayImage::U8(raster) => predict_probability_async(&model, raster, &options, report).await,
-            GrayImage::U16(raster) => predict_probability_async(&model, raster, &options, report).await,
+        let probability = match (&network, page) {
+            (Network::Cpu(engine), GrayImage::U8(raster)) => predict_probability(engine.as_ref(), raster, &options, report),
+            (Network::Cpu(engine), GrayImage::U16(raster)) => predict_probability(engine.as_ref(), raster, &options, report),
+            (Network::Burn(model), GrayImage::U8(raster)) => predict_probability_async(model, raster, &options, report).await,
+            (Network::Burn(model), GrayImage::U16(raster)) => predict_probability_async(model, raster, &options, report).await,
         }
         .map_err(js::error)?;
         Ok(Segmentation::new(probability))
@@ -89,7 +106,7 @@ impl Segmenter {
 
 /// Tiles of the CLI's size, one per forward pass: on a GPU this keeps every
 /// buffer under WebGPU's default 128 MiB binding limit; on the CPU batching
-/// gains nothing. Tiling results do not depend on the batch size.
+/// gains nothing (the engine runs tile after tile anyway). Tiling results do not depend on the batch size.
 fn tile_options() -> TileOptions {
     TileOptions { batch: 1, ..TileOptions::default() }
 }
