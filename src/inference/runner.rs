@@ -12,7 +12,8 @@
 
 use core::ops::Range;
 
-use super::tiling::{mirror_index, TileOptions, TilePlan};
+use super::tiling::{TileOptions, TilePlan};
+use crate::augment::symmetric_index;
 use crate::model::UNetConfig;
 use crate::{Error, GrayF32, Raster, Result};
 
@@ -129,9 +130,9 @@ impl<'a, T: Copy + Into<f32>> TileRunner<'a, T> {
         let (w, h) = self.plan.input_size();
         let context = self.plan.context as isize;
         let (iw, ih) = self.image.dims();
-        let columns: Vec<usize> = (0..w).map(|i| mirror_index(tile.core_x - context + i as isize, iw)).collect();
+        let columns: Vec<usize> = (0..w).map(|i| symmetric_index(tile.core_x - context + i as isize, iw)).collect();
         for j in 0..h {
-            let row = self.image.row(mirror_index(tile.core_y - context + j as isize, ih));
+            let row = self.image.row(symmetric_index(tile.core_y - context + j as isize, ih));
             out.extend(columns.iter().map(|&x| self.scale.apply(row[x].into())));
         }
     }

@@ -144,18 +144,6 @@ impl TilePlan {
     }
 }
 
-/// Index into `0..len` of position `i` of the symmetric mirror extension
-/// (`... 1 0 | 0 1 ... len-1 | len-1 len-2 ...`), for any `i`.
-pub fn mirror_index(i: isize, len: usize) -> usize {
-    let period = 2 * len as isize;
-    let r = i.rem_euclid(period) as usize;
-    if r < len {
-        r
-    } else {
-        2 * len - 1 - r
-    }
-}
-
 /// Spacing of the coarsest max-pool grid in input pixels: `2^(depth-1)`.
 pub fn pooling_grid(config: &UNetConfig) -> usize {
     1 << (config.depth - 1)
@@ -205,13 +193,6 @@ fn plan_axis(config: &UNetConfig, length: usize, context: usize, grid: usize, ma
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mirror_index_is_symmetric_padding() {
-        let got: Vec<usize> = (-4..7).map(|i| mirror_index(i, 3)).collect();
-        assert_eq!(got, vec![2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0]);
-        assert!((-5..5).all(|i| mirror_index(i, 1) == 0));
-    }
 
     #[test]
     fn seed_margin_and_grid() {
