@@ -1,6 +1,6 @@
 //! Training of the U-Net: data ([`data`]), loss ([`loss`]), the loop with
-//! validation, checkpoints and best-model export ([`session`]), and the run's
-//! history and plots ([`history`], [`plot`]).
+//! validation, checkpoints and best-model export ([`session`]), the optional
+//! weight average ([`average`]), and the run's history and plots ([`history`], [`plot`]).
 //!
 //! A run directory holds `run.json` (the options), `history.csv`, `loss.png`,
 //! `accuracy.png`, `checkpoint.safetensors` (the latest model), `state.json`
@@ -9,8 +9,10 @@
 //! inference: batch norm folded into the convolutions).
 //!
 //! Resuming restores the weights, the history, the best score and the epoch count;
-//! the optimiser's state (momentum, Adam moments) starts afresh.
+//! the optimiser's state (momentum, Adam moments) starts afresh. With `--ema`, the
+//! weight average is kept in `average.safetensors` and resumed from there.
 
+pub mod average;
 pub mod data;
 pub mod history;
 pub mod loss;
@@ -106,6 +108,10 @@ pub struct TrainOptions {
     pub border_weights: bool,
     /// Validate every this many epochs (and after the last one).
     pub val_every: usize,
+    /// Decay of the weight average that is validated and exported instead of the
+    /// latest weights (`None`: no average). See [`average`].
+    #[serde(default)]
+    pub ema: Option<f64>,
     /// Show a progress bar.
     pub progress: bool,
 }

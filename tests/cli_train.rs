@@ -107,5 +107,17 @@ fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
     let options: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!(options["lr"], 0.001);
     assert_eq!(options["epochs"], 9);
+    assert!(!run.join("average.safetensors").exists());
+
+    // A weight average can be switched on when resuming; it is saved and resumed too.
+    for epochs in ["10", "11"] {
+        let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--epochs", epochs, "--ema", "0.9", "--quiet"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(history(&run).len(), 11);
+    let average = unetseg::model::load(run.join("average.safetensors"), &device).unwrap();
+    assert_eq!(average.config().base_channels, 4);
+    let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--ema", "1.5", "--quiet"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("decay"));
     std::fs::remove_dir_all(data).unwrap();
 }

@@ -71,6 +71,10 @@ pub struct TrainArgs {
     /// Validate every N epochs (and after the last); default 1, on resume the run's own.
     #[arg(long)]
     pub val_every: Option<usize>,
+    /// Validate and export an exponential moving average of the weights with this
+    /// decay per step (e.g. 0.99) instead of the latest weights; may be set on resume.
+    #[arg(long, value_parser = parse_decay)]
+    pub ema: Option<f64>,
     /// Hide the progress bar (the per-epoch lines are still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -128,9 +132,18 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
         },
         border_weights: args.border_weights,
         val_every: args.val_every.unwrap_or(1),
+        ema: args.ema,
         progress: !args.quiet,
         model,
     })
+}
+
+/// Parses an averaging decay in `[0, 1)`.
+fn parse_decay(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(d) if (0.0..1.0).contains(&d) => Ok(d),
+        _ => Err(format!("'{text}' is not a decay in [0, 1), e.g. 0.99")),
+    }
 }
 
 /// Runs the subcommand.
@@ -146,6 +159,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             options.max_minutes = args.max_minutes;
             options.lr = args.lr.unwrap_or(options.lr);
             options.val_every = args.val_every.unwrap_or(options.val_every);
+            options.ema = args.ema.or(options.ema);
             options.progress = !args.quiet;
             if let Some(device) = &args.device {
                 options.device = parse_device(device)?;

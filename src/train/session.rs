@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::data::{self, Slice};
 use super::history::{self, EpochRecord};
 use super::loss::{self, LossWeighting, Targets};
+use super::average::WeightAverage;
 use super::validate::{validate, Validation};
 use super::{plot, OptimizerKind, TrainOptions};
 use crate::model::{self, Precision, UNet};
@@ -129,6 +130,15 @@ fn export_best(net: &UNet, out: &Path) -> Result<()> {
     model::save(&inference, out.join("best-f16.safetensors"), Precision::F16)
 }
 
+/// The network that is validated and exported: the weight average if the run keeps
+/// one, else the latest weights (without autodiff).
+fn candidate(net: &UNet, average: Option<&WeightAverage>) -> UNet {
+    match average {
+        Some(average) => average.model().clone(),
+        None => net.valid(),
+    }
+}
+
 /// Runs (or resumes, when `resume` is set) the training described by `options`.
 pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
     let started = Instant::now();
@@ -156,6 +166,12 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
     } else {
         std::fs::create_dir_all(out).map_err(|e| Error::file(out, format!("cannot create: {e}")))?;
         (UNet::new(&options.model, &device)?, RunState::default(), Vec::new())
+    };
+    let average_path = out.join("average.safetensors");
+    let mut average = match options.ema {
+        Some(decay) if resume && average_path.exists() => Some(WeightAverage::new(decay, model::load(&average_path, &base_device)?)),
+        Some(decay) => Some(WeightAverage::new(decay, net.valid())),
+        None => None,
     };
     let config = net.config().clone();
     if weighting.class_weights.len() != config.classes {
@@ -202,6 +218,9 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             let loss = loss::cross_entropy(logits.clone(), &targets);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(options.lr, net, grads);
+            if let Some(average) = &mut average {
+                average.update(&net);
+            }
             let step_loss = f64::from(loss.into_scalar::<f32>());
             if !step_loss.is_finite() {
                 return Err(Error::invalid(format!("the loss diverged (epoch {epoch}); try a smaller --lr")));
@@ -223,8 +242,9 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             break;
         }
         let last = epoch == options.epochs || stopped_early;
+        let candidate = candidate(&net, average.as_ref());
         let validation = if !val_slices.is_empty() && (epoch % options.val_every.max(1) == 0 || last) {
-            Some(validate(&net.valid(), &val_slices, &weighting, &base_device)?)
+            Some(validate(&candidate, &val_slices, &weighting, &base_device)?)
         } else {
             None
         };
@@ -254,17 +274,20 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             state.best_v_rand = v.v_rand;
             state.best_accuracy = v.accuracy;
             state.best_loss = v.loss;
-            export_best(&net, out)?;
+            export_best(&candidate, out)?;
         }
         model::save(&net, &checkpoint, Precision::F32)?;
+        if average.is_some() {
+            model::save(&candidate, &average_path, Precision::F32)?;
+        }
         history::write(&out.join("history.csv"), &records)?;
         plot::write_plots(out, &records)?;
         write_json(&out.join("state.json"), &state)?;
     }
     bar.finish_and_clear();
     if val_slices.is_empty() && state.epochs_done > 0 {
-        // Without validation the latest model is the best one available.
-        export_best(&net, out)?;
+        // Without validation the latest model (or average) is the best one available.
+        export_best(&candidate(&net, average.as_ref()), out)?;
     }
     let best = state.best_epoch.map(|e| {
         (e, Validation { loss: state.best_loss, accuracy: state.best_accuracy, v_rand: state.best_v_rand })
