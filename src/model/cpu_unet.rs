@@ -15,6 +15,8 @@
 //! Gives the logits of [`UNet::forward`] to float rounding (see the tests); about 4x
 //! faster than burn's Flex backend on this network (see BENCHMARKS.md).
 
+use std::sync::Mutex;
+
 use burn::tensor::Tensor;
 
 use super::{Padding, UNet, UNetConfig};
@@ -30,13 +32,50 @@ struct Activation {
 }
 
 impl Activation {
-    fn zeros(height: usize, width: usize, channels: usize) -> Self {
-        Self { data: vec![0.0; (height + 2) * (width + 2) * channels], height, width, channels }
+    /// An activation whose border is zero and whose inner pixels hold arbitrary values
+    /// (every producer writes all of them), in a buffer from `pool`.
+    fn new(pool: &BufferPool, height: usize, width: usize, channels: usize) -> Self {
+        let pitch = (width + 2) * channels;
+        let mut data = pool.take((height + 2) * pitch);
+        data[..pitch].fill(0.0);
+        data[(height + 1) * pitch..].fill(0.0);
+        for row in data[pitch..(height + 1) * pitch].chunks_exact_mut(pitch) {
+            row[..channels].fill(0.0);
+            row[pitch - channels..].fill(0.0);
+        }
+        Self { data, height, width, channels }
     }
 
     /// Width of a stored row in pixels (border included).
     fn pitch(&self) -> usize {
         self.width + 2
+    }
+}
+
+/// Activation buffers no longer needed, reused by later layers and later calls
+/// instead of fresh (page-faulting, zero-filled) allocations.
+#[derive(Default)]
+struct BufferPool(Mutex<Vec<Vec<f32>>>);
+
+impl BufferPool {
+    /// A buffer of `len` values with arbitrary contents: the smallest free one that is
+    /// large enough, or a new one.
+    fn take(&self, len: usize) -> Vec<f32> {
+        let mut free = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let best = (0..free.len()).filter(|&i| free[i].capacity() >= len).min_by_key(|&i| free[i].capacity());
+        match best {
+            Some(i) => {
+                let mut buffer = free.swap_remove(i);
+                buffer.resize(len, 0.0);
+                buffer
+            }
+            None => vec![0.0; len],
+        }
+    }
+
+    /// Returns `activation`'s buffer for reuse.
+    fn give(&self, activation: Activation) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(activation.data);
     }
 }
 
@@ -74,10 +113,10 @@ impl Conv3x3 {
     }
 
     /// `relu(conv(inputs) + bias)`, the inputs being the parts of a channel concatenation.
-    fn forward(&self, inputs: &[&Activation]) -> Activation {
+    fn forward(&self, pool: &BufferPool, inputs: &[&Activation]) -> Activation {
         let (h, w) = (inputs[0].height, inputs[0].width);
         let out_c = self.channels_out;
-        let mut out = Activation::zeros(h, w, out_c);
+        let mut out = Activation::new(pool, h, w, out_c);
         let pitch = out.pitch();
         let dst = SendPtr(out.data.as_mut_ptr());
         // Blocks of rows small enough that the epilogue finds them in cache.
@@ -172,9 +211,9 @@ impl UpConv {
         Self { weights, bias }
     }
 
-    fn forward(&self, input: &Activation) -> Activation {
+    fn forward(&self, pool: &BufferPool, input: &Activation) -> Activation {
         let (h, w, cin, out_c) = (input.height, input.width, input.channels, self.bias.len());
-        let mut out = Activation::zeros(2 * h, 2 * w, out_c);
+        let mut out = Activation::new(pool, 2 * h, 2 * w, out_c);
         let (in_pitch, out_pitch) = (input.pitch(), out.pitch());
         let dst = SendPtr(out.data.as_mut_ptr());
         for_row_chunks(h, |rows| {
@@ -225,9 +264,9 @@ impl UpConv {
 }
 
 /// 2x2 max-pool, stride 2 (even sizes).
-fn max_pool(input: &Activation) -> Activation {
+fn max_pool(pool: &BufferPool, input: &Activation) -> Activation {
     let (h, w, c) = (input.height / 2, input.width / 2, input.channels);
-    let mut out = Activation::zeros(h, w, c);
+    let mut out = Activation::new(pool, h, w, c);
     let (in_pitch, out_pitch) = (input.pitch(), out.pitch());
     let dst = SendPtr(out.data.as_mut_ptr());
     for_row_chunks(h, |rows| {
@@ -255,6 +294,7 @@ pub struct CpuUNet {
     /// The 1x1 output convolution, `[classes, channels]`.
     head: Vec<f32>,
     head_bias: Vec<f32>,
+    pool: BufferPool,
 }
 
 impl CpuUNet {
@@ -286,7 +326,7 @@ impl CpuUNet {
         let [classes, _, _, _] = model.conv_out.weight.dims();
         let head = values(model.conv_out.weight.val())?;
         let head_bias = bias_values(&model.conv_out.bias, classes)?;
-        Ok(Self { config, down, up, head, head_bias })
+        Ok(Self { config, down, up, head, head_bias, pool: BufferPool::default() })
     }
 
     /// The architecture.
@@ -304,28 +344,35 @@ impl CpuUNet {
                 image.len()
             )));
         }
-        let mut input = Activation::zeros(height, width, 1);
+        let pool = &self.pool;
+        let mut input = Activation::new(pool, height, width, 1);
         for (y, row) in image.chunks_exact(width).enumerate() {
             input.data[(y + 1) * (width + 2) + 1..][..width].copy_from_slice(row);
         }
+        let double_conv = |[first, second]: &[Conv3x3; 2], inputs: &[&Activation]| {
+            let middle = first.forward(pool, inputs);
+            let out = second.forward(pool, &[&middle]);
+            pool.give(middle);
+            out
+        };
         let mut skips: Vec<Activation> = Vec::with_capacity(self.down.len());
-        for [first, second] in &self.down {
-            let pooled;
-            let level_input = match skips.last() {
-                None => &input,
-                Some(above) => {
-                    pooled = max_pool(above);
-                    &pooled
-                }
-            };
-            skips.push(second.forward(&[&first.forward(&[level_input])]));
+        skips.push(double_conv(&self.down[0], &[&input]));
+        pool.give(input);
+        for convs in &self.down[1..] {
+            let pooled = max_pool(pool, &skips[skips.len() - 1]);
+            skips.push(double_conv(convs, &[&pooled]));
+            pool.give(pooled);
         }
         let mut x = skips.pop().expect("depth >= 1");
-        for ((up_conv, [first, second]), skip) in self.up.iter().zip(skips.iter().rev()) {
-            let upsampled = up_conv.forward(&x);
-            x = second.forward(&[&first.forward(&[&upsampled, skip])]);
+        for ((up_conv, convs), skip) in self.up.iter().zip(skips.into_iter().rev()) {
+            let upsampled = up_conv.forward(pool, &x);
+            pool.give(std::mem::replace(&mut x, double_conv(convs, &[&upsampled, &skip])));
+            pool.give(upsampled);
+            pool.give(skip);
         }
-        Ok(self.head_logits(&x))
+        let logits = self.head_logits(&x);
+        pool.give(x);
+        Ok(logits)
     }
 
     /// The 1x1 output convolution, as planar `[classes, height, width]` logits.
@@ -415,7 +462,12 @@ mod tests {
         let input = Tensor::<4>::random([1, 1, size, size], Distribution::Uniform(0.0, 1.0), &device);
         let image = values(input.clone()).unwrap();
         let expected = values(model.forward(input)).unwrap();
-        let actual = CpuUNet::new(&model).unwrap().forward(&image, size, size).unwrap();
+        let engine = CpuUNet::new(&model).unwrap();
+        // A first call on another image leaves non-zero buffers in the pool: the second
+        // must not depend on what they held.
+        let other: Vec<f32> = (0..4 * size * size).map(|i| (i % 7) as f32).collect();
+        engine.forward(&other, 2 * size, 2 * size).unwrap();
+        let actual = engine.forward(&image, size, size).unwrap();
         assert_eq!(actual.len(), expected.len());
         let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
         for (a, e) in actual.iter().zip(&expected) {
