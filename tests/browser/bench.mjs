@@ -7,9 +7,10 @@
 // - native: `unetseg segment` on www/samples/slice-24.png (512x512) with the
 //   default weights, N times; the time it prints per image (network with the
 //   same tiling, post-processing, cells and PNG writing; not the process start
-//   or weights loading). burn's Flex backend with its default threads.
+//   or weights loading). The CPU engine (model::cpu_unet, gemm) on all cores.
 // - page, CPU: the page's ?bench=cpu mode in headless Chromium: N segmentations
-//   (network only) in a fresh worker; the first is "cold", the median of the
+//   (network only, the same CPU engine in wasm, one thread) in a fresh
+//   worker; the first is "cold", the median of the
 //   rest "warm"; then the post-processing alone in wasm (mean of 10).
 // - page, WebGPU (--webgpu): the same on Chromium's WebGPU. Without a GPU this
 //   is SwiftShader, a software rasteriser: its time is no GPU speed.
@@ -66,7 +67,7 @@ async function pageBench(backend) {
 
 const native = nativeTimes();
 const rows = [];
-rows.push(`| native CLI (\`unetseg segment\`, Flex, ${cpus().length} cores) | — | ${Math.round(native[0])} | ${Math.round(median(native.slice(1).length ? native.slice(1) : native))} | (included) |`);
+rows.push(`| native CLI (\`unetseg segment\`, CPU engine, ${cpus().length} cores) | — | ${Math.round(native[0])} | ${Math.round(median(native.slice(1).length ? native.slice(1) : native))} | (included) |`);
 for (const backend of withWebgpu ? ['cpu', 'webgpu'] : ['cpu']) {
   const r = await pageBench(backend);
   if (r.skipped) {
@@ -75,7 +76,7 @@ for (const backend of withWebgpu ? ['cpu', 'webgpu'] : ['cpu']) {
   }
   const what = r.backend === 'webgpu'
     ? `page, WebGPU on ${r.adapter}${r.softwareAdapter ? ' (software adapter, not GPU speed)' : ''}`
-    : 'page, CPU (wasm, 1 thread, SIMD128)';
+    : 'page, CPU engine (wasm, 1 thread, SIMD128)';
   rows.push(`| ${what} | Chromium ${r.browser} | ${r.coldMs} | ${r.warmMs ?? '—'} | ${r.postprocessMs} |`);
 }
 console.log(`512x512 slice (${sample.replace(repoRoot + '/', '')}), ${runs} runs each, ${new Date().toISOString().slice(0, 10)}\n`);
