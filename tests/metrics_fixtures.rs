@@ -6,8 +6,12 @@
 //! scipy (entropies) and scikit-image (thinning, 4-connected labelling;
 //! its adapted_rand_error cross-checks the Rand sums inside the script).
 
+#[path = "common/metrics_fixture.rs"]
+mod metrics_fixture;
+
+use metrics_fixture::{fixture, gray8, root};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use unetseg::metrics::{self, MetricsReport};
 use unetseg::{GrayF32, GrayU8};
 
@@ -15,27 +19,6 @@ use unetseg::{GrayF32, GrayU8};
 /// two; information scores differ from the reference only by the rounding of
 /// differently ordered logarithm sums (observed below 1e-14).
 const TOLERANCE: f64 = 1e-12;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture() -> Value {
-    let path = root().join("tests/fixtures/metrics/expected.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn gray8(path: &Path) -> GrayU8 {
-    let image = image::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_luma8();
-    GrayU8::new(
-        image.width() as usize,
-        image.height() as usize,
-        image.into_raw(),
-    )
-    .unwrap()
-}
 
 fn probability16(path: &Path) -> GrayF32 {
     let image = image::open(path).unwrap().into_luma16();

@@ -7,33 +7,13 @@
 //! `skimage.morphology.thin`, `framed` = the script's repetition of its loop
 //! (same tables and correlation) with the fixed membrane frame.
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
+#[path = "common/metrics_fixture.rs"]
+mod metrics_fixture;
+
+use metrics_fixture::{fixture, gray8, root};
 use unetseg::metrics::cell_mask;
 use unetseg::metrics::regions::label_regions;
 use unetseg::metrics::thinning::{thin, thin_membranes, DELETION_TABLES};
-use unetseg::GrayU8;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture() -> Value {
-    let path = root().join("tests/fixtures/metrics/expected.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn gray8(path: &Path) -> GrayU8 {
-    let image = image::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_luma8();
-    GrayU8::new(
-        image.width() as usize,
-        image.height() as usize,
-        image.into_raw(),
-    )
-    .unwrap()
-}
 
 #[test]
 fn lookup_tables_equal_scikit_image() {
