@@ -110,11 +110,16 @@ fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
     assert!(!run.join("average.safetensors").exists());
 
     // A weight average can be switched on when resuming; it is saved and resumed too.
-    for epochs in ["10", "11"] {
-        let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--epochs", epochs, "--ema", "0.9", "--quiet"]);
+    // So can the border weight map (a fine-tuning stage).
+    for (epochs, extra) in [("10", None), ("11", Some("--border-weights"))] {
+        let mut args = vec!["train", "--resume", run.to_str().unwrap(), "--epochs", epochs, "--ema", "0.9", "--quiet"];
+        args.extend(extra);
+        let o = unetseg(&args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     assert_eq!(history(&run).len(), 11);
+    let options: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!((options["ema"].as_f64(), options["border_weights"].as_bool()), (Some(0.9), Some(true)));
     let average = unetseg::model::load(run.join("average.safetensors"), &device).unwrap();
     assert_eq!(average.config().base_channels, 4);
     let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--ema", "1.5", "--quiet"]);

@@ -65,7 +65,8 @@ pub struct TrainArgs {
     /// Loss weights of the classes membrane,cell (e.g. 2,1).
     #[arg(long)]
     pub class_weights: Option<String>,
-    /// Add the U-Net paper's border weight map (w0 = 10, sigma = 5 px) to the loss.
+    /// Add the U-Net paper's border weight map (w0 = 10, sigma = 5 px) to the loss;
+    /// on resume, switches it on for the rest of the run (a fine-tuning stage).
     #[arg(long)]
     pub border_weights: bool,
     /// Validate every N epochs (and after the last); default 1, on resume the run's own.
@@ -160,6 +161,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             options.lr = args.lr.unwrap_or(options.lr);
             options.val_every = args.val_every.unwrap_or(options.val_every);
             options.ema = args.ema.or(options.ema);
+            options.border_weights |= args.border_weights;
             options.progress = !args.quiet;
             if let Some(device) = &args.device {
                 options.device = parse_device(device)?;
