@@ -35,6 +35,10 @@ pub trait TilePredictor {
 
     /// The class-1 softmax of every tile of `batch`, `[tiles, H', W']` row-major.
     fn predict_tiles(&self, batch: TileBatch) -> Result<Vec<f32>>;
+
+    /// Called once an image's tiles are all predicted: frees what is kept between
+    /// batches (nothing by default).
+    fn finish_image(&self) {}
 }
 
 impl TilePredictor for UNet {
@@ -65,6 +69,10 @@ impl TilePredictor for CpuUNet {
         }
         Ok(out)
     }
+
+    fn finish_image(&self) {
+        self.release_buffers();
+    }
 }
 
 /// Class 1 of the softmax over `classes` planes of `pixels` logits each.
@@ -90,6 +98,7 @@ pub fn predict_probability<T: Copy + Into<f32>, P: TilePredictor + ?Sized>(
         runner.accept(tiles, &model.predict_tiles(batch)?)?;
         progress(runner.done(), runner.total());
     }
+    model.finish_image();
     runner.finish()
 }
 

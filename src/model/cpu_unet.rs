@@ -73,6 +73,11 @@ impl BufferPool {
         }
     }
 
+    /// Frees every kept buffer.
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
+
     /// Returns `activation`'s buffer for reuse.
     fn give(&self, activation: Activation) {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(activation.data);
@@ -332,6 +337,12 @@ impl CpuUNet {
     /// The architecture.
     pub fn config(&self) -> &UNetConfig {
         &self.config
+    }
+
+    /// Frees the activation buffers kept for the next call (they make repeated calls
+    /// about 25 % faster, but hold about as much memory as one call needs).
+    pub fn release_buffers(&self) {
+        self.pool.clear();
     }
 
     /// Class logits `[classes, height, width]` (row-major) of one single-channel image
