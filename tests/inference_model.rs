@@ -12,7 +12,7 @@ use burn::module::Param;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use unetseg::import::import_state_dict;
-use unetseg::inference::tiling::mirror_index;
+use unetseg::augment::symmetric_index;
 use unetseg::inference::{predict_probability, predict_probability_async, MinMax, TileOptions};
 use unetseg::model::{UNet, UNetConfig};
 use unetseg::{GrayF32, GrayU8};
@@ -86,7 +86,7 @@ fn valid_padding_tiles_equal_one_pass_over_the_mirror_padded_image() {
     let (pw, ph) = (w + 184, h + 184);
     let padded: Vec<f32> = (0..ph as isize)
         .flat_map(|y| (0..pw as isize).map(move |x| (x, y)))
-        .map(|(x, y)| scale.apply(img.get(mirror_index(x - m, w), mirror_index(y - m, h)) as f32))
+        .map(|(x, y)| scale.apply(img.get(symmetric_index(x - m, w), symmetric_index(y - m, h)) as f32))
         .collect();
     let whole = untiled_probability(&model, padded, pw, ph);
     assert_eq!(whole.dims(), (w, h));

@@ -3,7 +3,8 @@
 //! min-max normalised image at the right place, and blending must put every
 //! prediction back where it came from.
 
-use unetseg::inference::tiling::{mirror_index, TileOptions, TilePlan};
+use unetseg::augment::symmetric_index;
+use unetseg::inference::tiling::{TileOptions, TilePlan};
 use unetseg::inference::TileRunner;
 use unetseg::model::{Padding, UNetConfig};
 use unetseg::{GrayF32, GrayU8};
@@ -98,8 +99,8 @@ fn tile_inputs_are_the_symmetric_mirror_extension() {
     let c = plan.context as isize;
     for j in 0..ih {
         for i in 0..iw {
-            let x = mirror_index(tile.core_x - c + i as isize, 40);
-            let y = mirror_index(tile.core_y - c + j as isize, 23);
+            let x = symmetric_index(tile.core_x - c + i as isize, 40);
+            let y = symmetric_index(tile.core_y - c + j as isize, 23);
             assert_eq!(batch.input[j * iw + i], scale.apply(img.get(x, y) as f32));
         }
     }

@@ -1,6 +1,7 @@
 //! Which backend runs the network in the browser: burn's wgpu runtime on the
-//! browser's WebGPU, or burn's Flex CPU backend (single-threaded wasm) when
-//! WebGPU is missing or fails.
+//! browser's WebGPU, or the CPU (single-threaded wasm) when WebGPU is missing or
+//! fails. On the CPU, same-padded networks run on the engine of
+//! `model::cpu_unet`, others on burn's Flex backend (see `segmenter`).
 
 use burn::tensor::wgpu::{wgpu::DeviceType, WgpuBackend};
 use burn::tensor::{Device, Tensor};
@@ -12,7 +13,7 @@ use crate::{Error, Result};
 pub enum BackendKind {
     /// burn's wgpu runtime on the browser's WebGPU.
     WebGpu,
-    /// burn's Flex backend on the CPU, in wasm.
+    /// The CPU, in wasm: the CPU engine, or burn's Flex backend.
     Cpu,
 }
 
