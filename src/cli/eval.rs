@@ -47,7 +47,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .into_iter()
             .next()
             .ok_or_else(|| Error::file(image_path, "the file holds no image"))?;
-        let result = segment_page(model.as_ref(), &page, &params).map_err(|e| Error::file(image_path, e))?;
+        let result = segment_page(model.as_ref(), &page, &params, name).map_err(|e| Error::file(image_path, e))?;
         let report = metrics::evaluate(&result.mask, &truth).map_err(|e| Error::file(image_path, e))?;
         if !args.json {
             print_row(name, &report, scored.is_empty());

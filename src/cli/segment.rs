@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::{Device, DeviceKind};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cells::Cells;
 use crate::imageio::{read_pages, write_png_u16, write_png_u8, GrayImage};
@@ -110,13 +111,35 @@ pub fn load_predictor(weights: Option<&Path>, device: DeviceChoice) -> Result<Bo
     Ok(Box::new(model))
 }
 
-/// Predicts, thresholds, post-processes and measures one image.
-pub fn segment_page(model: &dyn TilePredictor, page: &GrayImage, params: &PostprocessParams) -> Result<Segmentation> {
+/// Predicts, thresholds, post-processes and measures one image; images of more than
+/// one tile show a progress bar labelled `name` on a terminal.
+pub fn segment_page(
+    model: &dyn TilePredictor,
+    page: &GrayImage,
+    params: &PostprocessParams,
+    name: &str,
+) -> Result<Segmentation> {
     let options = TileOptions::default();
-    let probability = match page {
-        GrayImage::U8(raster) => predict_probability(model, raster, &options, |_, _| {})?,
-        GrayImage::U16(raster) => predict_probability(model, raster, &options, |_, _| {})?,
+    let bar = ProgressBar::hidden();
+    let progress = |done: usize, total: usize| {
+        if total > 1 && bar.is_hidden() && done < total {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.set_length(total as u64);
+            bar.set_message(name.to_string());
+        }
+        bar.set_position(done as u64);
     };
+    bar.set_style(
+        ProgressStyle::with_template("{msg}: tile {pos}/{len} [{bar:30}] eta {eta}")
+            .map_err(Error::invalid)?
+            .progress_chars("=> "),
+    );
+    let probability = match page {
+        GrayImage::U8(raster) => predict_probability(model, raster, &options, progress),
+        GrayImage::U16(raster) => predict_probability(model, raster, &options, progress),
+    };
+    bar.finish_and_clear();
+    let probability = probability?;
     let mask = probability.map(|p| if p > 0.5 { 255 } else { 0 });
     let gray = probability.map(|p| (p * 255.0).round().clamp(0.0, 255.0) as u8);
     let post = postprocess::run(&gray, params)?.final_mask;
@@ -151,7 +174,7 @@ fn segment_file(model: &dyn TilePredictor, input: &Path, out: &Path, params: &Po
     for (index, page) in pages.iter().enumerate() {
         let name = if pages.len() > 1 { format!("{stem}_p{index:03}") } else { stem.clone() };
         let start = Instant::now();
-        let result = segment_page(model, page, params).map_err(|e| Error::file(input, e))?;
+        let result = segment_page(model, page, params, &name).map_err(|e| Error::file(input, e))?;
         write_outputs(&result, out, &name)?;
         println!(
             "{name}: {}x{}, {:.2} s, {} cells",
