@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cells::Cells;
 use crate::imageio::{read_pages, write_png_u16, write_png_u8, GrayImage};
 use crate::inference::{predict_probability, TileOptions, TilePredictor};
-use crate::model::{self, CpuUNet, Padding, UNet};
+use crate::model::{self, CpuUNet, UNet};
 use crate::postprocess::{self, PostprocessParams, Threshold};
 use crate::{Error, GrayF32, GrayU8, Result};
 
@@ -105,7 +105,7 @@ fn load_model(weights: Option<&Path>, device: &Device) -> Result<UNet> {
 /// `device`: on the CPU, the gemm engine whenever it can run the architecture.
 pub fn load_predictor(weights: Option<&Path>, device: DeviceChoice) -> Result<Box<dyn TilePredictor>> {
     let model = load_model(weights, &device.device())?;
-    if device == DeviceChoice::Cpu && model.config().padding == Padding::Same {
+    if device == DeviceChoice::Cpu && CpuUNet::supports(model.config()) {
         return Ok(Box::new(CpuUNet::new(&model)?));
     }
     Ok(Box::new(model))

@@ -131,9 +131,7 @@ impl Conv3x3 {
                 let block = start..(start + block_rows).min(rows.end);
                 self.convolve_rows(inputs, dst, pitch, block.clone());
                 // SAFETY: output rows block.start + 1 ..= block.end belong to this block alone.
-                let out_rows = unsafe {
-                    std::slice::from_raw_parts_mut(dst.at((block.start + 1) * pitch * out_c), block.len() * pitch * out_c)
-                };
+                let out_rows = unsafe { dst.slice((block.start + 1) * pitch * out_c, block.len() * pitch * out_c) };
                 for row in out_rows.chunks_exact_mut(pitch * out_c) {
                     let (border_left, rest) = row.split_at_mut(out_c);
                     let (inner, border_right) = rest.split_at_mut(w * out_c);
@@ -226,8 +224,7 @@ impl UpConv {
                 for dy in 0..2 {
                     let oy = 2 * y + dy + 1;
                     // SAFETY: output row oy belongs to input row y, so to this chunk alone.
-                    let row =
-                        unsafe { std::slice::from_raw_parts_mut(dst.at(oy * out_pitch * out_c), out_pitch * out_c) };
+                    let row = unsafe { dst.slice(oy * out_pitch * out_c, out_pitch * out_c) };
                     // Input pixel x of row y gives output pixels 2x + 1 + dx, dx = 0, 1: a
                     // matrix row of 2 out values at a stride of 2 out, the weights' columns
                     // (dy, dx, o) for this dy.
@@ -277,7 +274,7 @@ fn max_pool(pool: &BufferPool, input: &Activation) -> Activation {
     for_row_chunks(h, |rows| {
         for y in rows {
             // SAFETY: output row y + 1 belongs to this chunk alone.
-            let row = unsafe { std::slice::from_raw_parts_mut(dst.at(((y + 1) * out_pitch + 1) * c), w * c) };
+            let row = unsafe { dst.slice(((y + 1) * out_pitch + 1) * c, w * c) };
             let top = &input.data[((2 * y + 1) * in_pitch + 1) * c..][..2 * w * c];
             let bottom = &input.data[((2 * y + 2) * in_pitch + 1) * c..][..2 * w * c];
             for (x, pixel) in row.chunks_exact_mut(c).enumerate() {
@@ -303,10 +300,15 @@ pub struct CpuUNet {
 }
 
 impl CpuUNet {
+    /// Whether the engine runs networks of this architecture (same padding only).
+    pub fn supports(config: &UNetConfig) -> bool {
+        config.padding == Padding::Same
+    }
+
     /// Copies the weights of `model` (batch norm is folded first). Fails for
-    /// valid-padded networks, which this engine does not implement.
+    /// architectures the engine does not [support](Self::supports).
     pub fn new(model: &UNet) -> Result<Self> {
-        if model.config().padding != Padding::Same {
+        if !Self::supports(model.config()) {
             return Err(Error::invalid("the CPU engine only runs same-padded networks"));
         }
         let model = model.clone().fold_batch_norm();
@@ -397,7 +399,7 @@ impl CpuUNet {
                 let row = &x.data[((y + 1) * pitch + 1) * c..][..w * c];
                 for (k, (weights, bias)) in self.head.chunks_exact(c).zip(&self.head_bias).enumerate() {
                     // SAFETY: row y of plane k belongs to this chunk alone.
-                    let out = unsafe { std::slice::from_raw_parts_mut(dst.at((k * h + y) * w), w) };
+                    let out = unsafe { dst.slice((k * h + y) * w, w) };
                     for (v, pixel) in out.iter_mut().zip(row.chunks_exact(c)) {
                         *v = bias + pixel.iter().zip(weights).map(|(a, b)| a * b).sum::<f32>();
                     }
@@ -423,6 +425,16 @@ impl SendPtr {
     unsafe fn at(self, offset: usize) -> *mut f32 {
         // SAFETY: forwarded to the caller.
         unsafe { self.0.add(offset) }
+    }
+
+    /// The `len` values from `offset` on, as a slice that this thread alone uses.
+    ///
+    /// # Safety
+    /// The range must lie inside the buffer, and no other live reference or thread may
+    /// touch it while the slice lives.
+    unsafe fn slice<'a>(self, offset: usize, len: usize) -> &'a mut [f32] {
+        // SAFETY: forwarded to the caller.
+        unsafe { std::slice::from_raw_parts_mut(self.at(offset), len) }
     }
 }
 

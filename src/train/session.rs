@@ -15,10 +15,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::average::WeightAverage;
 use super::data::{self, Slice};
 use super::history::{self, EpochRecord};
 use super::loss::{self, LossWeighting, Targets};
-use super::average::WeightAverage;
 use super::validate::{validate, Validation};
 use super::{plot, OptimizerKind, TrainOptions};
 use crate::model::{self, Precision, UNet};

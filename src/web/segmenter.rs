@@ -70,7 +70,7 @@ impl Segmenter {
                 config.in_channels
             )));
         }
-        let network = if self.backend.kind == BackendKind::Cpu && config.padding == Padding::Same {
+        let network = if self.backend.kind == BackendKind::Cpu && CpuUNet::supports(&config) {
             Network::Cpu(Rc::new(CpuUNet::new(&model).map_err(js::error)?))
         } else {
             Network::Burn(model)
@@ -106,7 +106,8 @@ impl Segmenter {
 
 /// Tiles of the CLI's size, one per forward pass: on a GPU this keeps every
 /// buffer under WebGPU's default 128 MiB binding limit; on the CPU batching
-/// gains nothing (the engine runs tile after tile anyway). Tiling results do not depend on the batch size.
+/// gains nothing (the engine runs tile after tile anyway). Tiling results do not
+/// depend on the batch size.
 fn tile_options() -> TileOptions {
     TileOptions { batch: 1, ..TileOptions::default() }
 }
