@@ -1,10 +1,11 @@
 //! Overlap-tile inference for images of any size, natively and in the browser.
 //!
 //! Like the original project, the image is min-max normalised to `[0, 1]` (once,
-//! over the whole image, so that tiles agree), mirror-padded at its borders
-//! (symmetric), cut into overlapping network inputs, predicted, blended (overlaps
-//! averaged) and cropped back to its own size. The result is the foreground (cell)
-//! probability: the softmax of the logits, class 1.
+//! over the whole image, so that tiles agree), cut into overlapping network inputs,
+//! predicted, blended (overlaps averaged) and cropped back to its own size. Past the
+//! image border, valid networks read the mirror image; same-padded ones use their
+//! own zero padding by default, as in training (see [`tiling::Edges`]). The result
+//! is the foreground (cell) probability: the softmax of the logits, class 1.
 //!
 //! - [`tiling`]: where the tiles go (pure geometry, no tensors);
 //! - [`runner`]: tile inputs out, tile predictions in, blending (no tensors);
@@ -23,7 +24,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
 pub use runner::{MinMax, TileBatch, TileRunner};
-pub use tiling::{TileOptions, TilePlan};
+pub use tiling::{Edges, TileOptions, TilePlan};
 
 use crate::model::{CpuUNet, UNet, UNetConfig};
 use crate::{Error, GrayF32, Raster, Result};

@@ -1,6 +1,7 @@
 //! `unetseg segment` end to end with the built-in default weights: the five
-//! result files per image (per page of a multi-page TIFF), and a corrupt input
-//! that is reported by name without stopping the others.
+//! result files per image (per page of a multi-page TIFF), a corrupt input
+//! that is reported by name without stopping the others, and the two border
+//! treatments against `unetseg forward`'s one pass over the whole slice.
 //!
 //! Inputs are crops of the committed held-out slice tests/data/images/24.png,
 //! written by the test itself.
@@ -9,6 +10,10 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "common/npy.rs"]
+mod npy;
+
+use npy::read_npy_f32;
 use tiff::encoder::{colortype, TiffEncoder};
 use unetseg::imageio::{read_pages, write_png_u8, GrayImage};
 use unetseg::GrayU8;
@@ -116,4 +121,48 @@ fn bad_threshold_is_refused() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("neither 'otsu' nor a level"));
+}
+
+/// By default `segment` lets the network zero-pad at the image border, so on a whole
+/// ISBI slice (one tile) its probability is the softmax of `forward`'s one pass, to
+/// 16-bit rounding. `--edges mirror` changes the pixels near the border only.
+#[test]
+fn zero_padded_segment_is_the_whole_slice_forward_and_mirroring_changes_the_border() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (slice, weights) = (root.join("tests/data/images/24.png"), root.join("weights/default.safetensors"));
+    let dir = scratch("edges");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_unetseg")).args(args).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    let logits = dir.join("logits.npy");
+    run(&["forward".as_ref(), "--weights".as_ref(), weights.as_os_str(), "--input".as_ref(), slice.as_os_str(), "--out".as_ref(), logits.as_os_str()]);
+    let (shape, values) = read_npy_f32(&logits);
+    assert_eq!(shape, [2, 512, 512]);
+    let (membrane, cell) = values.split_at(512 * 512);
+    let probability = |out: &Path| {
+        let GrayImage::U16(prob) = page(&out.join("24.prob.png")) else { panic!("prob.png is not 16-bit") };
+        prob
+    };
+    for edges in ["zero", "mirror"] {
+        let out = dir.join(edges);
+        run(&["segment".as_ref(), "--edges".as_ref(), edges.as_ref(), slice.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+        let prob = probability(&out);
+        let (mut border_gap, mut interior_gap) = (0.0f32, 0.0f32);
+        for (i, &p) in prob.data().iter().enumerate() {
+            let want = 1.0 / (1.0 + (membrane[i] - cell[i]).exp());
+            let gap = (p as f32 / 65535.0 - want).abs();
+            let (x, y) = (i % 512, i / 512);
+            if (96..416).contains(&x) && (96..416).contains(&y) {
+                interior_gap = interior_gap.max(gap);
+            } else {
+                border_gap = border_gap.max(gap);
+            }
+        }
+        assert!(interior_gap < 1e-3, "{edges}: interior differs from forward by {interior_gap}");
+        match edges {
+            "zero" => assert!(border_gap < 1e-3, "zero: border differs from forward by {border_gap}"),
+            _ => assert!(border_gap > 0.05, "mirror: border equals forward (largest gap {border_gap})"),
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! Tiled inference with real networks: tiles must reproduce one forward pass over
-//! the whole (mirror-extended) image, whatever the tile size.
+//! the whole (extended) image, whatever the tile size.
 //!
 //! The networks are the PyTorch import fixtures (tests/fixtures/pytorch/, made by
 //! make_fixture.py there): seeded random weights whose logits are O(1), so that a
@@ -13,7 +13,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use unetseg::import::import_state_dict;
 use unetseg::augment::symmetric_index;
-use unetseg::inference::{predict_probability, predict_probability_async, MinMax, TileOptions};
+use unetseg::inference::{predict_probability, predict_probability_async, Edges, MinMax, TileOptions};
 use unetseg::model::{UNet, UNetConfig};
 use unetseg::{GrayF32, GrayU8};
 
@@ -53,18 +53,19 @@ fn spread(values: &[f32]) -> f32 {
 }
 
 #[test]
-fn same_padding_tiles_equal_the_untiled_forward_in_the_interior() {
+fn mirrored_same_padding_tiles_equal_the_untiled_forward_in_the_interior() {
     let model = same_model();
     let (w, h) = (320, 288);
     let img = image(w, h);
     let scale = MinMax::of(img.data());
     let whole = untiled_probability(&model, img.data().iter().map(|&v| scale.apply(v as f32)).collect(), w, h);
-    let options = TileOptions { max_tile: 256, batch: 3, same_context: None };
+    let options = TileOptions { max_tile: 256, batch: 3, edges: Edges::Mirror, ..TileOptions::default() };
     let mut calls = 0;
     let tiled = predict_probability(&model, &img, &options, |_, _| calls += 1).unwrap();
     assert!(calls >= 4, "expected several batches, got {calls}");
     // The untiled pass sees zero padding within the receptive-field margin (96 px)
-    // of the image border; further in, both compute the same numbers.
+    // of the image border, the mirrored tiles see the mirror image; further in, both
+    // compute the same numbers.
     let mut interior = Vec::new();
     for y in 96..h - 96 {
         for x in 96..w - 96 {
@@ -74,6 +75,36 @@ fn same_padding_tiles_equal_the_untiled_forward_in_the_interior() {
         }
     }
     assert!(spread(&interior) > 0.05, "the probability is too flat to test anything");
+    let border_gap = tiled.data().iter().zip(whole.data()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(border_gap > 1e-3, "mirroring should change the border pixels");
+}
+
+#[test]
+fn zero_padding_tiles_equal_one_pass_over_the_image_extended_to_the_pooling_grid() {
+    let model = same_model();
+    // 320 x 288 is on the 16 px grid; 300 x 270 is extended (mirrored) to 304 x 272.
+    for (w, h) in [(320, 288), (300, 270)] {
+        let img = image(w, h);
+        let scale = MinMax::of(img.data());
+        let (ew, eh) = (w.div_ceil(16) * 16, h.div_ceil(16) * 16);
+        let extended: Vec<f32> = (0..eh)
+            .flat_map(|y| (0..ew).map(move |x| (x, y)))
+            .map(|(x, y)| scale.apply(img.get(symmetric_index(x as isize, w), symmetric_index(y as isize, h)) as f32))
+            .collect();
+        let whole = untiled_probability(&model, extended, ew, eh);
+        let options = TileOptions { max_tile: 256, batch: 1, ..TileOptions::default() };
+        let mut calls = 0;
+        let tiled = predict_probability(&model, &img, &options, |_, _| calls += 1).unwrap();
+        assert!(calls >= 4, "expected several tiles, got {calls}");
+        assert_eq!(tiled.dims(), (w, h));
+        for y in 0..h {
+            for x in 0..w {
+                let d = (tiled.get(x, y) - whole.get(x, y)).abs();
+                assert!(d < 1e-4, "{w}x{h} ({x}, {y}): tiled {} vs one pass {}", tiled.get(x, y), whole.get(x, y));
+            }
+        }
+        assert!(spread(tiled.data()) > 0.05, "the probability is too flat to test anything");
+    }
 }
 
 #[test]
@@ -90,7 +121,7 @@ fn valid_padding_tiles_equal_one_pass_over_the_mirror_padded_image() {
         .collect();
     let whole = untiled_probability(&model, padded, pw, ph);
     assert_eq!(whole.dims(), (w, h));
-    let options = TileOptions { max_tile: 300, batch: 2, same_context: None };
+    let options = TileOptions { max_tile: 300, batch: 2, ..TileOptions::default() };
     let tiled = predict_probability(&model, &img, &options, |_, _| {}).unwrap();
     for (i, (a, b)) in tiled.data().iter().zip(whole.data()).enumerate() {
         assert!((a - b).abs() < 1e-4, "pixel {i}: tiled {a} vs one pass {b}");
@@ -141,7 +172,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 fn async_prediction_equals_the_blocking_one() {
     let model = same_model();
     let img = image(150, 90);
-    let options = TileOptions { max_tile: 256, batch: 2, same_context: None };
+    let options = TileOptions { max_tile: 256, batch: 2, ..TileOptions::default() };
     let blocking = predict_probability(&model, &img, &options, |_, _| {}).unwrap();
     let mut progress = Vec::new();
     let awaited = block_on(predict_probability_async(&model, &img, &options, |done, total| progress.push((done, total)))).unwrap();

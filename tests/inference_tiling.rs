@@ -1,10 +1,10 @@
 //! The tensor-free half of tiled inference, driven by fake networks whose output
-//! is known: the tiles must cover every pixel, inputs must be the mirror-padded,
-//! min-max normalised image at the right place, and blending must put every
-//! prediction back where it came from.
+//! is known, with both border treatments: the tiles must cover every pixel, inputs
+//! must be the min-max normalised image (mirrored past its border) at the right
+//! place, and blending must put every prediction back where it came from.
 
 use unetseg::augment::symmetric_index;
-use unetseg::inference::tiling::{TileOptions, TilePlan};
+use unetseg::inference::tiling::{Edges, TileOptions, TilePlan};
 use unetseg::inference::TileRunner;
 use unetseg::model::{Padding, UNetConfig};
 use unetseg::{GrayF32, GrayU8};
@@ -59,7 +59,7 @@ const SIZES: [(usize, usize); 6] = [(1, 1), (3, 2), (17, 300), (500, 333), (512,
 #[test]
 fn echo_network_reassembles_the_normalised_image() {
     for config in configs() {
-        for options in [TileOptions::default(), TileOptions { max_tile: 300, batch: 3, same_context: None }] {
+        for options in all_options(300) {
             for (w, h) in SIZES {
                 let img = image(w, h);
                 let got = run_fake(&config, &img, &options, echo(&config));
@@ -77,31 +77,32 @@ fn echo_network_reassembles_the_normalised_image() {
 fn constant_network_output_gives_a_constant_map() {
     for config in configs() {
         for (w, h) in SIZES {
-            let got = run_fake(&config, &image(w, h), &TileOptions { max_tile: 300, ..TileOptions::default() }, |_, _, (ow, oh)| {
-                vec![0.7; ow * oh]
-            });
-            assert_eq!(got.dims(), (w, h));
-            assert!(got.data().iter().all(|&p| (p - 0.7).abs() < 1e-6), "{w}x{h}");
+            for options in all_options(300) {
+                let got = run_fake(&config, &image(w, h), &options, |_, _, (ow, oh)| vec![0.7; ow * oh]);
+                assert_eq!(got.dims(), (w, h));
+                assert!(got.data().iter().all(|&p| (p - 0.7).abs() < 1e-6), "{w}x{h}");
+            }
         }
     }
 }
 
 #[test]
-fn tile_inputs_are_the_symmetric_mirror_extension() {
+fn tile_inputs_are_windows_of_the_symmetric_mirror_extension() {
     let config = UNetConfig::compact();
     let img = image(40, 23);
-    let mut runner = TileRunner::new(&config, &img, &TileOptions::default()).unwrap();
-    let plan = runner.plan().clone();
-    let scale = runner.scale();
-    let batch = runner.next_batch().unwrap();
-    let (iw, ih) = plan.input_size();
-    let tile = plan.tile(0);
-    let c = plan.context as isize;
-    for j in 0..ih {
-        for i in 0..iw {
-            let x = symmetric_index(tile.core_x - c + i as isize, 40);
-            let y = symmetric_index(tile.core_y - c + j as isize, 23);
-            assert_eq!(batch.input[j * iw + i], scale.apply(img.get(x, y) as f32));
+    for options in all_options(768) {
+        let mut runner = TileRunner::new(&config, &img, &options).unwrap();
+        let plan = runner.plan().clone();
+        let scale = runner.scale();
+        let batch = runner.next_batch().unwrap();
+        let (iw, ih) = plan.input_size();
+        let tile = plan.tile(0);
+        for j in 0..ih {
+            for i in 0..iw {
+                let x = symmetric_index(tile.input_x + i as isize, 40);
+                let y = symmetric_index(tile.input_y + j as isize, 23);
+                assert_eq!(batch.input[j * iw + i], scale.apply(img.get(x, y) as f32));
+            }
         }
     }
 }
@@ -109,24 +110,35 @@ fn tile_inputs_are_the_symmetric_mirror_extension() {
 #[test]
 fn tiles_cover_every_pixel_with_as_few_tiles_as_the_size_limit_allows() {
     for config in configs() {
-        for max_tile in [300, 768] {
-            let options = TileOptions { max_tile, ..TileOptions::default() };
+        for options in all_options(300).into_iter().chain(all_options(768)) {
             for length in (1..3000).step_by(7).chain([4096]) {
                 let plan = TilePlan::new(&config, length, 1, &options).unwrap();
                 let axis = &plan.x;
+                let max_tile = options.max_tile;
                 assert!(plan.input_size().0 <= max_tile, "{length}: tile {:?}", plan.input_size());
                 assert!(axis.coverage().iter().all(|&c| c >= 1), "{length}: {axis:?}");
-                assert!(axis.starts[0] <= 0);
-                assert!(*axis.starts.last().unwrap() + axis.core as isize >= length as isize);
-                assert!(axis.starts.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= axis.core as isize));
+                assert!(axis.starts.windows(2).all(|w| w[1] > w[0]), "{length}: {axis:?}");
                 if axis.starts.len() > 1 {
-                    // One tile fewer would not do, even at the largest allowed core.
-                    let largest = (1..=max_tile).rev().find(|&s| s > 2 * plan.context && config.output_size(s).is_some()).unwrap();
-                    let max_core = largest - 2 * plan.context;
-                    let step = max_core / 16 * 16;
-                    assert!((axis.starts.len() - 2) * step + max_core < length, "{length}: {axis:?}");
+                    // One tile fewer would not do, even with the largest allowed window.
+                    let context = if config.padding == Padding::Valid { plan.shrink } else { 96 };
+                    let largest = (1..=max_tile).rev().find(|&s| s >= 2 * context + 16 && config.output_size(s).is_some()).unwrap();
+                    let fewer = axis.starts.len() - 1;
+                    if config.padding == Padding::Valid || options.edges == Edges::Mirror {
+                        // Cores on the grid, each window losing its context on both sides.
+                        let max_core = largest - 2 * context;
+                        assert!((fewer - 1) * (max_core / 16 * 16) + max_core < length, "{length}: {axis:?}");
+                    } else {
+                        // Windows inside the grid-extended image, overlapping by 2 x context.
+                        let reach = fewer * largest - 2 * context * (fewer - 1);
+                        assert!(reach < length.div_ceil(16) * 16, "{length}: {axis:?}");
+                    }
                 }
             }
         }
     }
+}
+
+/// Both border treatments at tiles of at most `max_tile` px, three per batch.
+fn all_options(max_tile: usize) -> [TileOptions; 2] {
+    [Edges::ZeroPadding, Edges::Mirror].map(|edges| TileOptions { max_tile, batch: 3, edges, ..TileOptions::default() })
 }

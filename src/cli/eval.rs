@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::segment::{load_predictor, segment_page, DeviceChoice};
+use super::segment::{load_predictor, segment_page, DeviceChoice, EdgesChoice};
 use crate::imageio::{read_mask, read_pages};
 use crate::metrics::{self, MetricsReport};
 use crate::postprocess::PostprocessParams;
@@ -30,6 +30,9 @@ pub struct EvalArgs {
     /// Where the network runs.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
+    /// What a same-padded network sees past the image border.
+    #[arg(long, value_enum, default_value_t = EdgesChoice::Zero)]
+    pub edges: EdgesChoice,
 }
 
 /// File extensions read as images.
@@ -40,6 +43,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let pairs = pair_images_with_masks(&args.images, &args.masks)?;
     let model = load_predictor(args.weights.as_deref(), args.device)?;
     let params = PostprocessParams::default();
+    let options = args.edges.tile_options();
     let mut scored = Vec::with_capacity(pairs.len());
     for (name, image_path, mask_path) in &pairs {
         let truth = read_mask(mask_path)?;
@@ -47,7 +51,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .into_iter()
             .next()
             .ok_or_else(|| Error::file(image_path, "the file holds no image"))?;
-        let result = segment_page(model.as_ref(), &page, &params, name).map_err(|e| Error::file(image_path, e))?;
+        let result = segment_page(model.as_ref(), &page, &options, &params, name).map_err(|e| Error::file(image_path, e))?;
         let report = metrics::evaluate(&result.mask, &truth).map_err(|e| Error::file(image_path, e))?;
         if !args.json {
             print_row(name, &report, scored.is_empty());

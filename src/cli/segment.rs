@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cells::Cells;
 use crate::imageio::{read_pages, write_png_u16, write_png_u8, GrayImage};
-use crate::inference::{predict_probability, TileOptions, TilePredictor};
+use crate::inference::{predict_probability, Edges, TileOptions, TilePredictor};
 use crate::model::{self, CpuUNet, UNet};
 use crate::postprocess::{self, PostprocessParams, Threshold};
 use crate::{Error, GrayF32, GrayU8, Result};
@@ -49,6 +49,29 @@ pub struct SegmentArgs {
     /// Where the network runs.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
+    /// What a same-padded network sees past the image border.
+    #[arg(long, value_enum, default_value_t = EdgesChoice::Zero)]
+    pub edges: EdgesChoice,
+}
+
+/// The border treatment of `segment` and `eval` (valid-padded networks always mirror).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgesChoice {
+    /// The network's own zero padding, as in training (tiles stop at the border).
+    Zero,
+    /// The mirror image of the border region (the original's overlap-tile strategy).
+    Mirror,
+}
+
+impl EdgesChoice {
+    /// The tile plan options with this border treatment.
+    pub fn tile_options(self) -> TileOptions {
+        let edges = match self {
+            EdgesChoice::Zero => Edges::ZeroPadding,
+            EdgesChoice::Mirror => Edges::Mirror,
+        };
+        TileOptions { edges, ..TileOptions::default() }
+    }
 }
 
 /// The compute device of `segment` and `eval`.
@@ -111,15 +134,15 @@ pub fn load_predictor(weights: Option<&Path>, device: DeviceChoice) -> Result<Bo
     Ok(Box::new(model))
 }
 
-/// Predicts, thresholds, post-processes and measures one image; images of more than
-/// one tile show a progress bar labelled `name` on a terminal.
+/// Predicts (tiled by `options`), thresholds, post-processes and measures one image;
+/// images of more than one tile show a progress bar labelled `name` on a terminal.
 pub fn segment_page(
     model: &dyn TilePredictor,
     page: &GrayImage,
+    options: &TileOptions,
     params: &PostprocessParams,
     name: &str,
 ) -> Result<Segmentation> {
-    let options = TileOptions::default();
     let bar = ProgressBar::hidden();
     let progress = |done: usize, total: usize| {
         if total > 1 && bar.is_hidden() && done < total {
@@ -135,8 +158,8 @@ pub fn segment_page(
             .progress_chars("=> "),
     );
     let probability = match page {
-        GrayImage::U8(raster) => predict_probability(model, raster, &options, progress),
-        GrayImage::U16(raster) => predict_probability(model, raster, &options, progress),
+        GrayImage::U8(raster) => predict_probability(model, raster, options, progress),
+        GrayImage::U16(raster) => predict_probability(model, raster, options, progress),
     };
     bar.finish_and_clear();
     let probability = probability?;
@@ -154,9 +177,10 @@ pub fn run(args: SegmentArgs) -> Result<()> {
     params.validate()?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::file(&args.out, format!("cannot create the output folder: {e}")))?;
     let model = load_predictor(args.weights.as_deref(), args.device)?;
+    let options = args.edges.tile_options();
     let mut failed = 0;
     for input in &args.inputs {
-        if let Err(e) = segment_file(model.as_ref(), input, &args.out, &params) {
+        if let Err(e) = segment_file(model.as_ref(), input, &args.out, &options, &params) {
             eprintln!("error: {e}");
             failed += 1;
         }
@@ -168,13 +192,19 @@ pub fn run(args: SegmentArgs) -> Result<()> {
 }
 
 /// Segments every page of `input` and writes the results into `out`.
-fn segment_file(model: &dyn TilePredictor, input: &Path, out: &Path, params: &PostprocessParams) -> Result<()> {
+fn segment_file(
+    model: &dyn TilePredictor,
+    input: &Path,
+    out: &Path,
+    options: &TileOptions,
+    params: &PostprocessParams,
+) -> Result<()> {
     let pages = read_pages(input)?;
     let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
     for (index, page) in pages.iter().enumerate() {
         let name = if pages.len() > 1 { format!("{stem}_p{index:03}") } else { stem.clone() };
         let start = Instant::now();
-        let result = segment_page(model, page, params, &name).map_err(|e| Error::file(input, e))?;
+        let result = segment_page(model, page, options, params, &name).map_err(|e| Error::file(input, e))?;
         write_outputs(&result, out, &name)?;
         println!(
             "{name}: {}x{}, {:.2} s, {} cells",

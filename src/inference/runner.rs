@@ -1,5 +1,5 @@
-//! The tensor-free half of tiled inference: cuts normalised, mirror-padded tile
-//! inputs out of the image batch by batch, and blends the predicted tiles back.
+//! The tensor-free half of tiled inference: cuts normalised tile input windows out
+//! of the image batch by batch, and blends the predicted tiles back.
 //!
 //! The network call sits between [`TileRunner::next_batch`] and
 //! [`TileRunner::accept`], so the same runner drives a blocking native loop and an
@@ -124,21 +124,20 @@ impl<'a, T: Copy + Into<f32>> TileRunner<'a, T> {
         Some(TileBatch { shape: [tiles.len(), 1, h, w], tiles, input })
     }
 
-    /// Appends the normalised, mirror-padded input of tile `index` to `out`.
+    /// Appends the normalised input window of tile `index` to `out` (mirrored past the border).
     fn extend_with_tile_input(&self, index: usize, out: &mut Vec<f32>) {
         let tile = self.plan.tile(index);
         let (w, h) = self.plan.input_size();
-        let context = self.plan.context as isize;
         let (iw, ih) = self.image.dims();
-        let columns: Vec<usize> = (0..w).map(|i| symmetric_index(tile.core_x - context + i as isize, iw)).collect();
+        let columns: Vec<usize> = (0..w).map(|i| symmetric_index(tile.input_x + i as isize, iw)).collect();
         for j in 0..h {
-            let row = self.image.row(symmetric_index(tile.core_y - context + j as isize, ih));
+            let row = self.image.row(symmetric_index(tile.input_y + j as isize, ih));
             out.extend(columns.iter().map(|&x| self.scale.apply(row[x].into())));
         }
     }
 
     /// Takes the foreground probabilities predicted for `tiles` (the network output,
-    /// `[tiles, output height, output width]` row-major) and adds their cores to the map.
+    /// `[tiles, output height, output width]` row-major) and adds their kept pixels to the map.
     pub fn accept(&mut self, tiles: Range<usize>, probability: &[f32]) -> Result<()> {
         let (ow, oh) = self.plan.output_size;
         if tiles.end > self.next || tiles.start > tiles.end || probability.len() != tiles.len() * ow * oh {
@@ -148,20 +147,19 @@ impl<'a, T: Copy + Into<f32>> TileRunner<'a, T> {
                 self.next
             )));
         }
-        let (iw, ih) = self.image.dims();
-        let (core_w, core_h) = (self.plan.x.core as isize, self.plan.y.core as isize);
-        let offset = self.plan.output_offset as isize;
+        let iw = self.image.width();
+        let shrink = self.plan.shrink as isize;
         for (k, index) in tiles.clone().enumerate() {
             let tile = self.plan.tile(index);
             let out = &probability[k * ow * oh..(k + 1) * ow * oh];
-            let xs = tile.core_x.max(0)..(tile.core_x + core_w).min(iw as isize);
-            let ys = tile.core_y.max(0)..(tile.core_y + core_h).min(ih as isize);
-            for y in ys {
-                let oy = (y - tile.core_y + offset) as usize;
-                let src = &out[oy * ow..(oy + 1) * ow];
-                let dst = &mut self.sum[y as usize * iw..(y as usize + 1) * iw];
-                for x in xs.clone() {
-                    dst[x as usize] += src[(x - tile.core_x + offset) as usize];
+            // Output pixel `i` of the tile is image pixel `input + shrink + i`.
+            let ox = (tile.keep_x.start as isize - tile.input_x - shrink) as usize;
+            for y in tile.keep_y {
+                let oy = (y as isize - tile.input_y - shrink) as usize;
+                let src = &out[oy * ow + ox..oy * ow + ox + tile.keep_x.len()];
+                let dst = &mut self.sum[y * iw + tile.keep_x.start..y * iw + tile.keep_x.end];
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d += s;
                 }
             }
         }

@@ -1,30 +1,50 @@
 //! Where the tiles go: a pure plan (no tensors) of overlapping network inputs
 //! that together predict every pixel of an image of any size.
 //!
-//! Each tile has a *core*, the block of pixels whose prediction is kept, and
-//! `context` pixels of input on every side of it. Inputs reach past the image
-//! border; those pixels are read from the symmetric mirror image (numpy's
-//! `'symmetric'` padding: `c b a | a b c | c b a`, repeated for any distance),
-//! so no padded copy of the image is ever built.
+//! Each tile is a window of network input and the range of image pixels whose
+//! prediction is kept from it. Windows may reach past the image border; those
+//! pixels are read from the symmetric mirror image (numpy's `'symmetric'`
+//! padding: `c b a | a b c | c b a`, repeated for any distance), so no padded copy
+//! of the image is ever built.
 //!
 //! - `valid` networks (the `seed` preset): the network itself shrinks its input by
 //!   `context` per side (92 px for the original 572 -> 388), so its whole output is
-//!   the core.
+//!   kept, and windows at the image border read mirrored context (the original's
+//!   overlap-tile strategy).
 //! - `same` networks (the `compact` preset): output = input, but pixels near a
-//!   tile's edge see zero padding. By default `context` is the receptive-field
+//!   window's edge see zero padding. Inside the image every kept pixel is `context`
+//!   pixels away from its window's edges; by default `context` is the receptive-field
 //!   margin of the same layers without padding (92 px at depth 5), rounded up to the
-//!   pooling grid (96 px): every kept pixel then has all the input it can depend on.
+//!   pooling grid (96 px), so each kept pixel has all the input it can depend on. At
+//!   the image border, [`Edges`] chooses: windows that stop at the border and let the
+//!   network's zero padding take over, as in training on crops and in one pass over
+//!   the whole image (the default), or windows that read mirrored context.
 //!
-//! Core starts are multiples of the pooling grid (`2^(depth-1)`, 16 px at depth 5),
-//! so all tiles see the image on the same max-pool grid. With both rules, the
-//! overlapping predictions of neighbouring tiles are the same numbers and the tiled
-//! result equals one forward pass over the whole mirror-extended image.
+//! Windows start on the pooling grid (`2^(depth-1)`, 16 px at depth 5), so all tiles
+//! see the image on the same max-pool grid. With these rules, the overlapping
+//! predictions of neighbouring tiles are the same numbers and the tiled result
+//! equals one forward pass over the whole image: mirror-extended by the context
+//! ([`Edges::Mirror`]), or mirror-extended only at its right and bottom, up to the
+//! pooling grid ([`Edges::ZeroPadding`]).
 //!
 //! Tiles form a regular grid (every tile of a column shares its x-range, every tile
 //! of a row its y-range) and all have the same size, so they batch together.
 
+use core::ops::Range;
+
 use crate::model::{Padding, UNetConfig};
 use crate::{Error, Result};
+
+/// What a same-padded network sees past the image border.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Edges {
+    /// The network's own zero padding: windows stop at the border, as the training
+    /// crops and whole-image validation do.
+    #[default]
+    ZeroPadding,
+    /// The mirror image of the border region (always the case for valid networks).
+    Mirror,
+}
 
 /// Tuning of the tile plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,12 +56,14 @@ pub struct TileOptions {
     /// Context per side for same-padded networks, rounded up to the pooling grid;
     /// `None` takes the receptive-field margin (exact, seamless results).
     pub same_context: Option<usize>,
+    /// Border handling of same-padded networks (valid networks always mirror).
+    pub edges: Edges,
 }
 
 impl Default for TileOptions {
-    /// Tiles of at most 768 px, two per forward pass, exact context.
+    /// Tiles of at most 768 px, two per forward pass, exact context, zero padding at the border.
     fn default() -> Self {
-        Self { max_tile: 768, batch: 2, same_context: None }
+        Self { max_tile: 768, batch: 2, same_context: None, edges: Edges::ZeroPadding }
     }
 }
 
@@ -50,21 +72,21 @@ impl Default for TileOptions {
 pub struct AxisPlan {
     /// Length of the image along this axis.
     pub length: usize,
-    /// Length of every tile's core along this axis.
-    pub core: usize,
-    /// Start of each core in image coordinates (the first may be negative, the last
-    /// core may end past the image: those pixels are mirror context, not kept).
+    /// Length of every tile's input window along this axis.
+    pub window: usize,
+    /// First input pixel of each window, in image coordinates (on the pooling grid;
+    /// negative or past the image where the window reads mirrored pixels).
     pub starts: Vec<isize>,
+    /// The image pixels whose prediction each tile keeps (inside `0..length`).
+    pub keeps: Vec<Range<usize>>,
 }
 
 impl AxisPlan {
-    /// How many tile cores cover each pixel of the axis.
+    /// How many tiles keep each pixel of the axis.
     pub fn coverage(&self) -> Vec<u32> {
         let mut count = vec![0u32; self.length];
-        for &start in &self.starts {
-            let from = start.max(0) as usize;
-            let to = (start + self.core as isize).clamp(0, self.length as isize) as usize;
-            for c in &mut count[from.min(to)..to] {
+        for keep in &self.keeps {
+            for c in &mut count[keep.clone()] {
                 *c += 1;
             }
         }
@@ -72,13 +94,17 @@ impl AxisPlan {
     }
 }
 
-/// Top-left corner of one tile's core, in image coordinates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One tile: where its input window starts and which image pixels it predicts.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tile {
-    /// Column of the core's first pixel.
-    pub core_x: isize,
-    /// Row of the core's first pixel.
-    pub core_y: isize,
+    /// Column of the window's first pixel.
+    pub input_x: isize,
+    /// Row of the window's first pixel.
+    pub input_y: isize,
+    /// Columns of the image kept from this tile's prediction.
+    pub keep_x: Range<usize>,
+    /// Rows of the image kept from this tile's prediction.
+    pub keep_y: Range<usize>,
 }
 
 /// The complete tiling of one image for one network.
@@ -88,10 +114,9 @@ pub struct TilePlan {
     pub x: AxisPlan,
     /// Tiles along the y axis (rows).
     pub y: AxisPlan,
-    /// Input pixels on each side of a core.
-    pub context: usize,
-    /// Offset of the core inside the network output (0 for valid, `context` for same).
-    pub output_offset: usize,
+    /// Input pixels the network cuts from each side of a window (valid networks'
+    /// margin; 0 for same padding): output pixel `i` is input pixel `i + shrink`.
+    pub shrink: usize,
     /// Width and height of the network output for one tile.
     pub output_size: (usize, usize),
 }
@@ -103,23 +128,21 @@ impl TilePlan {
             return Err(Error::invalid(format!("cannot segment an empty image ({width}x{height})")));
         }
         let grid = pooling_grid(config);
-        let (context, output_offset) = match config.padding {
-            Padding::Valid => (config.margin(), 0),
+        let (context, shrink) = match config.padding {
+            Padding::Valid => (config.margin(), config.margin()),
             Padding::Same => {
                 let wanted = options.same_context.unwrap_or_else(|| receptive_margin(config));
-                let context = wanted.div_ceil(grid) * grid;
-                (context, context)
+                (wanted.div_ceil(grid) * grid, 0)
             }
         };
-        let x = plan_axis(config, width, context, grid, options.max_tile)?;
-        let y = plan_axis(config, height, context, grid, options.max_tile)?;
-        let tile_w = x.core + 2 * context;
-        let tile_h = y.core + 2 * context;
-        let output_size = match config.padding {
-            Padding::Valid => (x.core, y.core),
-            Padding::Same => (tile_w, tile_h),
+        let plan_axis = |length| match (config.padding, options.edges) {
+            (Padding::Same, Edges::ZeroPadding) => plan_axis_inside(config, length, context, options.max_tile),
+            _ => plan_axis_mirrored(config, length, context, grid, options.max_tile),
         };
-        Ok(Self { x, y, context, output_offset, output_size })
+        let x = plan_axis(width)?;
+        let y = plan_axis(height)?;
+        let output_size = (x.window - 2 * shrink, y.window - 2 * shrink);
+        Ok(Self { x, y, shrink, output_size })
     }
 
     /// Number of tiles.
@@ -130,12 +153,18 @@ impl TilePlan {
     /// The `index`-th tile, row by row.
     pub fn tile(&self, index: usize) -> Tile {
         let columns = self.x.starts.len();
-        Tile { core_x: self.x.starts[index % columns], core_y: self.y.starts[index / columns] }
+        let (i, j) = (index % columns, index / columns);
+        Tile {
+            input_x: self.x.starts[i],
+            input_y: self.y.starts[j],
+            keep_x: self.x.keeps[i].clone(),
+            keep_y: self.y.keeps[j].clone(),
+        }
     }
 
     /// Width and height of the network input for one tile.
     pub fn input_size(&self) -> (usize, usize) {
-        (self.x.core + 2 * self.context, self.y.core + 2 * self.context)
+        (self.x.window, self.y.window)
     }
 
     /// Width and height of the image the plan covers.
@@ -157,20 +186,30 @@ pub fn receptive_margin(config: &UNetConfig) -> usize {
     unpadded.margin().div_ceil(grid) * grid
 }
 
+/// The largest window of at most `max_tile` pixels that the network accepts and
+/// that keeps at least one pooling cell between `context` pixels on both sides.
+fn largest_window(config: &UNetConfig, context: usize, max_tile: usize) -> Result<usize> {
+    let grid = pooling_grid(config);
+    (1..=max_tile)
+        .rev()
+        .find(|&s| s >= 2 * context + grid && config.output_size(s).is_some())
+        .ok_or_else(|| {
+            let needed = config.valid_input_size_at_least(grid + 2 * context);
+            Error::invalid(format!("tiles of at most {max_tile} px are too small for this network (it needs at least {needed} px)"))
+        })
+}
+
 /// The smallest core of at least `min_core` pixels that the network accepts with
 /// `context` pixels on both sides.
 fn allowed_core(config: &UNetConfig, min_core: usize, context: usize) -> usize {
     config.valid_input_size_at_least(min_core.max(1) + 2 * context) - 2 * context
 }
 
-/// Covers `0..length` with as few cores as `max_tile` allows, each as small as possible,
-/// starting on the pooling grid and spread symmetrically around the image.
-fn plan_axis(config: &UNetConfig, length: usize, context: usize, grid: usize, max_tile: usize) -> Result<AxisPlan> {
-    let largest_input = (1..=max_tile).rev().find(|&s| s > 2 * context && config.output_size(s).is_some());
-    let max_core = largest_input.map(|s| s - 2 * context).filter(|&c| c >= grid).ok_or_else(|| {
-        let needed = config.valid_input_size_at_least(grid + 2 * context);
-        Error::invalid(format!("tiles of at most {max_tile} px are too small for this network (it needs at least {needed} px)"))
-    })?;
+/// Covers `0..length` with as few windows as `max_tile` allows, each as small as
+/// possible, keeping only pixels `context` inside a window; windows reach past both
+/// image borders by `context` and more, spread symmetrically around the image.
+fn plan_axis_mirrored(config: &UNetConfig, length: usize, context: usize, grid: usize, max_tile: usize) -> Result<AxisPlan> {
+    let max_core = largest_window(config, context, max_tile)? - 2 * context;
     let floor_grid = |c: usize| c / grid * grid;
     let (count, core) = if length <= max_core {
         (1, allowed_core(config, length, context))
@@ -186,8 +225,40 @@ fn plan_axis(config: &UNetConfig, length: usize, context: usize, grid: usize, ma
     let step = floor_grid(core);
     let extent = (count - 1) * step + core;
     let first = -(floor_grid((extent - length) / 2) as isize);
-    let starts = (0..count).map(|i| first + (i * step) as isize).collect();
-    Ok(AxisPlan { length, core, starts })
+    let core_starts: Vec<isize> = (0..count).map(|i| first + (i * step) as isize).collect();
+    let keeps = core_starts
+        .iter()
+        .map(|&s| s.max(0) as usize..(s + core as isize).min(length as isize) as usize)
+        .collect();
+    let starts = core_starts.iter().map(|&s| s - context as isize).collect();
+    Ok(AxisPlan { length, window: core + 2 * context, starts, keeps })
+}
+
+/// Covers `0..length` of a same-padded network with windows that stay inside the
+/// image extended to the pooling grid (its last pixels mirrored): the first window
+/// starts at 0, the last ends at the extended length, consecutive windows overlap by
+/// `2 x context`, and each keeps its pixels except the `context` next to an edge
+/// that is not the image border.
+fn plan_axis_inside(config: &UNetConfig, length: usize, context: usize, max_tile: usize) -> Result<AxisPlan> {
+    let extended = config.valid_input_size_at_least(length);
+    let largest = largest_window(config, context, max_tile)?;
+    if extended <= largest {
+        return Ok(AxisPlan { length, window: extended, starts: vec![0], keeps: vec![0..length] });
+    }
+    let count = 1 + (extended - largest).div_ceil(largest - 2 * context);
+    let window = config.valid_input_size_at_least((extended + 2 * context * (count - 1)).div_ceil(count));
+    let step = window - 2 * context;
+    let starts: Vec<usize> = (0..count).map(|i| (i * step).min(extended - window)).collect();
+    let keeps = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            let from = if i == 0 { 0 } else { s + context };
+            let to = if i + 1 == count { length } else { (s + window - context).min(length) };
+            from..to
+        })
+        .collect();
+    Ok(AxisPlan { length, window, starts: starts.into_iter().map(|s| s as isize).collect(), keeps })
 }
 
 #[cfg(test)]
@@ -220,13 +291,38 @@ mod tests {
     }
 
     #[test]
-    fn starts_are_on_the_pooling_grid() {
+    fn outputs_start_on_the_pooling_grid() {
         for len in [1, 15, 16, 17, 388, 500, 511, 512, 1000, 4096] {
             for config in [UNetConfig::seed(), UNetConfig::compact()] {
-                let plan = TilePlan::new(&config, len, 7, &TileOptions::default()).unwrap();
-                assert!(plan.x.starts.iter().all(|s| s.rem_euclid(16) == 0), "{len}: {:?}", plan.x);
-                assert!(plan.x.coverage().iter().all(|&c| c >= 1), "{len}: {:?}", plan.x);
+                for edges in [Edges::ZeroPadding, Edges::Mirror] {
+                    let plan = TilePlan::new(&config, len, 7, &TileOptions { edges, ..TileOptions::default() }).unwrap();
+                    let shrink = plan.shrink as isize;
+                    assert!(plan.x.starts.iter().all(|s| (s + shrink).rem_euclid(16) == 0), "{len}: {:?}", plan.x);
+                    assert!(plan.x.coverage().iter().all(|&c| c >= 1), "{len}: {:?}", plan.x);
+                }
             }
+        }
+    }
+
+    #[test]
+    fn isbi_slice_with_compact_is_the_whole_slice_or_mirrored() {
+        let compact = UNetConfig::compact();
+        let plan = TilePlan::new(&compact, 512, 512, &TileOptions::default()).unwrap();
+        assert_eq!((plan.tile_count(), plan.input_size(), plan.tile(0).input_x), (1, (512, 512), 0));
+        let options = TileOptions { edges: Edges::Mirror, ..TileOptions::default() };
+        let plan = TilePlan::new(&compact, 512, 512, &options).unwrap();
+        assert_eq!((plan.tile_count(), plan.input_size(), plan.tile(0).input_x), (1, (704, 704), -96));
+    }
+
+    #[test]
+    fn zero_padding_windows_stay_inside_the_grid_extended_image() {
+        let compact = UNetConfig::compact();
+        for len in [1, 17, 700, 769, 1000, 4095] {
+            let plan = TilePlan::new(&compact, len, 1, &TileOptions::default()).unwrap();
+            let axis = &plan.x;
+            assert_eq!(axis.starts[0], 0);
+            assert_eq!(*axis.starts.last().unwrap() as usize + axis.window, len.div_ceil(16) * 16, "{len}: {axis:?}");
+            assert!(axis.window <= 768);
         }
     }
 
