@@ -62,6 +62,15 @@ fn check_outputs(out: &Path, name: &str, w: usize, h: usize) -> usize {
 }
 
 #[test]
+fn an_image_path_is_all_it_takes() {
+    let dir = scratch("bare");
+    let slice = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/24.png");
+    let output = Command::new(env!("CARGO_BIN_EXE_unetseg")).current_dir(&dir).arg("segment").arg(&slice).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(check_outputs(&dir, "24", 512, 512) > 100, "an ISBI slice holds hundreds of cells");
+}
+
+#[test]
 fn segments_images_and_reports_a_corrupt_one_by_name() {
     let dir = scratch("mixed");
     let good = dir.join("crop.png");

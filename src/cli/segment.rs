@@ -37,8 +37,8 @@ pub struct SegmentArgs {
     /// Images to segment (PNG, JPEG, TIFF; multi-page TIFFs give one result per page).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Output folder (created if missing).
-    #[arg(long)]
+    /// Output folder (created if missing); the current folder by default.
+    #[arg(long, default_value = ".")]
     pub out: PathBuf,
     /// Post-processing: sure foreground = distance > F x the largest distance.
     #[arg(long, default_value_t = 0.2)]
