@@ -67,7 +67,7 @@ fn an_image_path_is_all_it_takes() {
     let slice = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/24.png");
     let output = Command::new(env!("CARGO_BIN_EXE_unetseg")).current_dir(&dir).arg("segment").arg(&slice).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(check_outputs(&dir, "24", 512, 512) > 100, "an ISBI slice holds hundreds of cells");
+    assert!(check_outputs(&dir, "24", 512, 512) > 50, "an ISBI slice holds dozens of cells");
 }
 
 #[test]
