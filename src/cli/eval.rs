@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::segment::{load_predictor, segment_page, DeviceChoice, EdgesChoice};
+use super::segment::{load_predictor, segment_page, DeviceChoice};
 use crate::imageio::{read_mask, read_pages};
+use crate::inference::{Edges, TileOptions};
 use crate::metrics::{self, MetricsReport};
 use crate::postprocess::PostprocessParams;
 use crate::{Error, Result};
@@ -30,9 +31,10 @@ pub struct EvalArgs {
     /// Where the network runs.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
-    /// What a same-padded network sees past the image border.
-    #[arg(long, value_enum, default_value_t = EdgesChoice::Zero)]
-    pub edges: EdgesChoice,
+    /// What a same-padded network sees past the image border: `zero` (its own zero
+    /// padding, as in training) or `mirror` (the original's mirrored margins).
+    #[arg(long, value_enum, default_value_t = Edges::ZeroPadding)]
+    pub edges: Edges,
 }
 
 /// File extensions read as images.
@@ -43,7 +45,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let pairs = pair_images_with_masks(&args.images, &args.masks)?;
     let model = load_predictor(args.weights.as_deref(), args.device)?;
     let params = PostprocessParams::default();
-    let options = args.edges.tile_options();
+    let options = TileOptions { edges: args.edges, ..TileOptions::default() };
     let mut scored = Vec::with_capacity(pairs.len());
     for (name, image_path, mask_path) in &pairs {
         let truth = read_mask(mask_path)?;

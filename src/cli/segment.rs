@@ -49,29 +49,10 @@ pub struct SegmentArgs {
     /// Where the network runs.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
-    /// What a same-padded network sees past the image border.
-    #[arg(long, value_enum, default_value_t = EdgesChoice::Zero)]
-    pub edges: EdgesChoice,
-}
-
-/// The border treatment of `segment` and `eval` (valid-padded networks always mirror).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EdgesChoice {
-    /// The network's own zero padding, as in training (tiles stop at the border).
-    Zero,
-    /// The mirror image of the border region (the original's overlap-tile strategy).
-    Mirror,
-}
-
-impl EdgesChoice {
-    /// The tile plan options with this border treatment.
-    pub fn tile_options(self) -> TileOptions {
-        let edges = match self {
-            EdgesChoice::Zero => Edges::ZeroPadding,
-            EdgesChoice::Mirror => Edges::Mirror,
-        };
-        TileOptions { edges, ..TileOptions::default() }
-    }
+    /// What a same-padded network sees past the image border: `zero` (its own zero
+    /// padding, as in training) or `mirror` (the original's mirrored margins).
+    #[arg(long, value_enum, default_value_t = Edges::ZeroPadding)]
+    pub edges: Edges,
 }
 
 /// The compute device of `segment` and `eval`.
@@ -177,7 +158,7 @@ pub fn run(args: SegmentArgs) -> Result<()> {
     params.validate()?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::file(&args.out, format!("cannot create the output folder: {e}")))?;
     let model = load_predictor(args.weights.as_deref(), args.device)?;
-    let options = args.edges.tile_options();
+    let options = TileOptions { edges: args.edges, ..TileOptions::default() };
     let mut failed = 0;
     for input in &args.inputs {
         if let Err(e) = segment_file(model.as_ref(), input, &args.out, &options, &params) {

@@ -20,8 +20,9 @@
 //!   network's zero padding take over, as in training on crops and in one pass over
 //!   the whole image (the default), or windows that read mirrored context.
 //!
-//! Windows start on the pooling grid (`2^(depth-1)`, 16 px at depth 5), so all tiles
-//! see the image on the same max-pool grid. With these rules, the overlapping
+//! Outputs start on the pooling grid (`2^(depth-1)`, 16 px at depth 5; for same
+//! networks the output is the window, for valid ones it starts `context` into it), so
+//! all tiles see the image on the same max-pool grid. With these rules, the overlapping
 //! predictions of neighbouring tiles are the same numbers and the tiled result
 //! equals one forward pass over the whole image: mirror-extended by the context
 //! ([`Edges::Mirror`]), or mirror-extended only at its right and bottom, up to the
@@ -35,14 +36,17 @@ use core::ops::Range;
 use crate::model::{Padding, UNetConfig};
 use crate::{Error, Result};
 
-/// What a same-padded network sees past the image border.
+/// What a same-padded network sees past the image border (also the CLI's `--edges`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(target_family = "wasm"), derive(clap::ValueEnum))]
 pub enum Edges {
     /// The network's own zero padding: windows stop at the border, as the training
     /// crops and whole-image validation do.
     #[default]
+    #[cfg_attr(not(target_family = "wasm"), value(name = "zero"))]
     ZeroPadding,
-    /// The mirror image of the border region (always the case for valid networks).
+    /// The mirror image of the border region, the original's overlap-tile strategy
+    /// (always the case for valid networks).
     Mirror,
 }
 
