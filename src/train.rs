@@ -1,6 +1,6 @@
 //! Training of the U-Net: data ([`data`]), loss ([`loss`]), the loop with
 //! validation, checkpoints and best-model export ([`session`]), the optional
-//! weight average ([`average`]), and the run's history and plots ([`history`], [`plot`]).
+//! weight average ([`average`]), the learning-rate schedule ([`schedule`]), and the run's history and plots ([`history`], [`plot`]).
 //!
 //! A run directory holds `run.json` (the options), `history.csv`, `loss.png`,
 //! `accuracy.png`, `checkpoint.safetensors` (the latest model), `state.json`
@@ -17,6 +17,7 @@ pub mod data;
 pub mod history;
 pub mod loss;
 pub mod plot;
+pub mod schedule;
 mod session;
 pub mod validate;
 
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::UNetConfig;
 use crate::{Error, Result};
 
+pub use schedule::LrSchedule;
 pub use session::{train, TrainSummary};
 
 /// The optimisers of the original project.
@@ -84,8 +86,11 @@ pub struct TrainOptions {
     pub model: UNetConfig,
     /// Optimiser.
     pub optimizer: OptimizerKind,
-    /// Learning rate.
+    /// Base learning rate.
     pub lr: f64,
+    /// How the learning rate changes over the epochs.
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
     /// Momentum for SGD and RMSprop (`None`: none for RMSprop, 0.99 for SGD).
     pub momentum: Option<f64>,
     /// Total number of epochs (one epoch = every training slice once).

@@ -109,15 +109,28 @@ fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
     assert_eq!(options["epochs"], 9);
     assert!(!run.join("average.safetensors").exists());
 
+    // A cosine schedule set on resume decays the rate towards --lr-min over the epochs left.
+    let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--epochs", "10", "--lr-schedule", "cosine", "--lr-min", "0.0001", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let lr: f64 = stderr.split("epoch 10: lr ").nth(1).and_then(|t| t.split(',').next()).unwrap().parse().unwrap();
+    // The last step of 10 epochs of 1 step each starts at progress 0.9.
+    let expected = 1e-4 + 0.5 * 9e-4 * (1.0 + (0.9 * std::f64::consts::PI).cos());
+    assert!((lr - expected).abs() < 1e-7, "lr {lr} expected {expected}: {stderr}");
+    let options: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(options["lr_schedule"], serde_json::json!({"kind": "cosine", "min": 0.0001}));
+    let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--lr-min", "0.5", "--quiet"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--lr-min"));
+
     // A weight average can be switched on when resuming; it is saved and resumed too.
     // So can the border weight map (a fine-tuning stage).
-    for (epochs, extra) in [("10", None), ("11", Some("--border-weights"))] {
+    for (epochs, extra) in [("11", None), ("12", Some("--border-weights"))] {
         let mut args = vec!["train", "--resume", run.to_str().unwrap(), "--epochs", epochs, "--ema", "0.9", "--quiet"];
         args.extend(extra);
         let o = unetseg(&args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    assert_eq!(history(&run).len(), 11);
+    assert_eq!(history(&run).len(), 12);
     let options: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!((options["ema"].as_f64(), options["border_weights"].as_bool()), (Some(0.9), Some(true)));
     let average = unetseg::model::load(run.join("average.safetensors"), &device).unwrap();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::model::UNetConfig;
 use crate::train::data::Holdout;
-use crate::train::{self, DeviceChoice, OptimizerKind, TrainOptions};
+use crate::train::{self, DeviceChoice, LrSchedule, OptimizerKind, TrainOptions};
 use crate::{Error, Result};
 
 /// Arguments of `unetseg train`.
@@ -35,6 +35,13 @@ pub struct TrainArgs {
     /// (e.g. a final stage at a lower rate).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Learning-rate schedule: constant, or cosine (half a cosine from --lr down to
+    /// --lr-min over the --epochs); on resume, a new schedule for the rest of the run.
+    #[arg(long, value_parser = ["constant", "cosine"])]
+    pub lr_schedule: Option<String>,
+    /// The rate a cosine schedule ends at (default: --lr / 100; implies cosine).
+    #[arg(long)]
+    pub lr_min: Option<f64>,
     /// Momentum of sgd (default 0.99) and rmsprop (default 0).
     #[arg(long)]
     pub momentum: Option<f64>,
@@ -101,6 +108,23 @@ fn parse_class_weights(text: &str) -> Result<Vec<f32>> {
         .collect()
 }
 
+/// The schedule named by `--lr-schedule`/`--lr-min` for base rate `lr`, or `None`
+/// when neither is given.
+fn lr_schedule(args: &TrainArgs, lr: f64) -> Result<Option<LrSchedule>> {
+    match (args.lr_schedule.as_deref(), args.lr_min) {
+        (None, None) => Ok(None),
+        (Some("constant"), None) => Ok(Some(LrSchedule::Constant)),
+        (Some("constant"), Some(_)) => Err(Error::invalid("--lr-min needs --lr-schedule cosine")),
+        (_, min) => {
+            let min = min.unwrap_or(lr / 100.0);
+            if !(min >= 0.0 && min <= lr) {
+                return Err(Error::invalid(format!("--lr-min {min} must be between 0 and the learning rate {lr}")));
+            }
+            Ok(Some(LrSchedule::Cosine { min }))
+        }
+    }
+}
+
 /// The options of a new run from the command line.
 fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions> {
     let mut model = UNetConfig::preset(&args.model)?;
@@ -114,11 +138,13 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
         (None, n) => Holdout::Last(n.unwrap_or(3)),
     };
     let crop = args.crop.unwrap_or(if model.margin() > 0 { 572 } else { 256 });
+    let lr = args.lr.unwrap_or(1e-3);
     Ok(TrainOptions {
         data,
         holdout,
         optimizer: OptimizerKind::parse(&args.optimizer)?,
-        lr: args.lr.unwrap_or(1e-3),
+        lr,
+        lr_schedule: lr_schedule(args, lr)?.unwrap_or_default(),
         momentum: args.momentum,
         epochs: args.epochs.unwrap_or(100),
         batch: args.batch,
@@ -159,6 +185,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             options.epochs = args.epochs.unwrap_or(options.epochs);
             options.max_minutes = args.max_minutes;
             options.lr = args.lr.unwrap_or(options.lr);
+            options.lr_schedule = lr_schedule(&args, options.lr)?.unwrap_or(options.lr_schedule);
             options.val_every = args.val_every.unwrap_or(options.val_every);
             options.ema = args.ema.or(options.ema);
             options.border_weights |= args.border_weights;

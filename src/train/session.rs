@@ -208,7 +208,8 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
         let mut order: Vec<&Slice> = train_slices.iter().collect();
         order.shuffle(&mut rng);
         let (mut loss_sum, mut correct, mut pixels, mut steps) = (0.0f64, 0usize, 0usize, 0usize);
-        for chunk in order.chunks(options.batch) {
+        let mut lr = options.lr;
+        for (step, chunk) in order.chunks(options.batch).enumerate() {
             if deadline.is_some_and(|d| started.elapsed().as_secs_f64() > d) {
                 stopped_early = true;
                 break;
@@ -217,7 +218,10 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             let logits = net.forward(x);
             let loss = loss::cross_entropy(logits.clone(), &targets);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(options.lr, net, grads);
+            let progress = (epoch - 1) as f64 / options.epochs as f64
+                + step as f64 / (steps_per_epoch * options.epochs) as f64;
+            lr = options.lr_schedule.rate(options.lr, progress);
+            net = optim.step(lr, net, grads);
             if let Some(average) = &mut average {
                 average.update(&net);
             }
@@ -257,7 +261,7 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             val_v_rand: validation.map(|v| v.v_rand),
         };
         let line = format!(
-            "epoch {epoch}: train loss {:.4} acc {:.4}{}",
+            "epoch {epoch}: lr {lr:.3e}, train loss {:.4} acc {:.4}{}",
             record.train_loss,
             record.train_acc,
             validation
