@@ -163,7 +163,8 @@ fn bench_segment_memory() {
 
 /// The peers' JSON from scripts/bench_model_peers.py, or `None` without Python.
 fn run_peers() -> Option<Value> {
-    let python = std::env::var("UNETSEG_PEERS_PYTHON").unwrap_or_else(|_| "/root/.cache/unetseg/venv/bin/python".into());
+    let python =
+        std::env::var("UNETSEG_PEERS_PYTHON").unwrap_or_else(|_| "/root/.cache/unetseg/venv/bin/python".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_model_peers.py");
     let output = Command::new(&python)
         .arg(script)

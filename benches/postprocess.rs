@@ -45,11 +45,6 @@ fn main() {
         let ms = timings(|| {
             std::hint::black_box(postprocess::run(std::hint::black_box(&gray), &params).expect("valid input"));
         });
-        println!(
-            "{name}: median {:.2} ms, min {:.2} ms, p90 {:.2} ms",
-            ms[RUNS / 2],
-            ms[0],
-            ms[RUNS * 9 / 10]
-        );
+        println!("{name}: median {:.2} ms, min {:.2} ms, p90 {:.2} ms", ms[RUNS / 2], ms[0], ms[RUNS * 9 / 10]);
     }
 }

@@ -16,10 +16,7 @@ pub enum Error {
 impl Error {
     /// An error about the file at `path`.
     pub fn file(path: impl AsRef<Path>, reason: impl fmt::Display) -> Self {
-        Error::File {
-            path: path.as_ref().display().to_string(),
-            reason: reason.to_string(),
-        }
+        Error::File { path: path.as_ref().display().to_string(), reason: reason.to_string() }
     }
 
     /// An error about an argument or input that is not tied to one file.

@@ -45,8 +45,16 @@ mod native {
         let mut push = |pytorch: String, burn: String, weight: Vec<usize>| {
             // Transposed convolutions keep their output channels in dimension 1.
             let channels = if pytorch.ends_with(".up") { weight[1] } else { weight[0] };
-            out.push(ExpectedParameter { pytorch: format!("{pytorch}.weight"), burn: format!("{burn}.weight"), shape: weight });
-            out.push(ExpectedParameter { pytorch: format!("{pytorch}.bias"), burn: format!("{burn}.bias"), shape: vec![channels] });
+            out.push(ExpectedParameter {
+                pytorch: format!("{pytorch}.weight"),
+                burn: format!("{burn}.weight"),
+                shape: weight,
+            });
+            out.push(ExpectedParameter {
+                pytorch: format!("{pytorch}.bias"),
+                burn: format!("{burn}.bias"),
+                shape: vec![channels],
+            });
         };
         let double = |push: &mut dyn FnMut(String, String, Vec<usize>), pt: &str, bn: &str, cin: usize, cout: usize| {
             push(format!("{pt}.conv.conv.0"), format!("{bn}.conv.conv1"), vec![cout, cin, 3, 3]);
@@ -54,7 +62,13 @@ mod native {
         };
         for level in 0..config.depth {
             let cin = if level == 0 { config.in_channels } else { config.channels_at(level - 1) };
-            double(&mut push, &format!("Conv_down{}", level + 1), &format!("conv_down.{level}"), cin, config.channels_at(level));
+            double(
+                &mut push,
+                &format!("Conv_down{}", level + 1),
+                &format!("conv_down.{level}"),
+                cin,
+                config.channels_at(level),
+            );
         }
         for (i, level) in (0..config.depth - 1).rev().enumerate() {
             let (below, here) = (config.channels_at(level + 1), config.channels_at(level));
@@ -77,8 +91,12 @@ mod native {
             let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             match extension.as_str() {
                 "safetensors" => Ok(Self::Safetensors(SafetensorsStore::from_file(path))),
-                "pt" | "pth" | "pwf" | "bin" | "ckpt" => Ok(Self::Pytorch(PytorchStore::from_file(path).map_indices_contiguous(false))),
-                _ => Err(Error::file(path, "unknown state_dict format: expected .pt/.pth (torch.save) or .safetensors")),
+                "pt" | "pth" | "pwf" | "bin" | "ckpt" => {
+                    Ok(Self::Pytorch(PytorchStore::from_file(path).map_indices_contiguous(false)))
+                }
+                _ => {
+                    Err(Error::file(path, "unknown state_dict format: expected .pt/.pth (torch.save) or .safetensors"))
+                }
             }
         }
 
@@ -117,7 +135,9 @@ mod native {
     /// Builds the network of `config` on `device` from the state_dict at `path`.
     pub fn import_state_dict(path: &Path, config: &UNetConfig, device: &Device) -> Result<UNet> {
         if config.batch_norm {
-            return Err(Error::invalid("the original CleanU_Net has no batch norm: import into a configuration without it"));
+            return Err(Error::invalid(
+                "the original CleanU_Net has no batch norm: import into a configuration without it",
+            ));
         }
         let mut state = StateDict::open(path)?;
         let (shapes, prefix) = strip_data_parallel(state.shapes(path)?);
@@ -133,8 +153,12 @@ mod native {
         .map_err(|e| Error::invalid(format!("internal name mapping failed: {e}")))?;
         let mut model = UNet::new(config, device)?;
         let result = match state {
-            StateDict::Pytorch(store) => model.load_from(&mut store.remap(remapper).validate(true)).map_err(|e| e.to_string()),
-            StateDict::Safetensors(store) => model.load_from(&mut store.remap(remapper).validate(true)).map_err(|e| e.to_string()),
+            StateDict::Pytorch(store) => {
+                model.load_from(&mut store.remap(remapper).validate(true)).map_err(|e| e.to_string())
+            }
+            StateDict::Safetensors(store) => {
+                model.load_from(&mut store.remap(remapper).validate(true)).map_err(|e| e.to_string())
+            }
         }
         .map_err(|e| Error::file(path, format!("cannot load the tensors: {e}")))?;
         if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
@@ -153,13 +177,19 @@ mod native {
 
     /// Compares the file's tensors with the expected ones; the error lists every
     /// missing name, unexpected name and wrong shape.
-    fn check_names_and_shapes(path: &Path, shapes: &BTreeMap<String, Vec<usize>>, expected: &[ExpectedParameter]) -> Result<()> {
+    fn check_names_and_shapes(
+        path: &Path,
+        shapes: &BTreeMap<String, Vec<usize>>,
+        expected: &[ExpectedParameter],
+    ) -> Result<()> {
         let mut problems = Vec::new();
-        let missing: Vec<&str> = expected.iter().filter(|p| !shapes.contains_key(&p.pytorch)).map(|p| p.pytorch.as_str()).collect();
+        let missing: Vec<&str> =
+            expected.iter().filter(|p| !shapes.contains_key(&p.pytorch)).map(|p| p.pytorch.as_str()).collect();
         if !missing.is_empty() {
             problems.push(format!("missing: {}", missing.join(", ")));
         }
-        let unexpected: Vec<&str> = shapes.keys().filter(|k| !expected.iter().any(|p| &p.pytorch == *k)).map(String::as_str).collect();
+        let unexpected: Vec<&str> =
+            shapes.keys().filter(|k| !expected.iter().any(|p| &p.pytorch == *k)).map(String::as_str).collect();
         if !unexpected.is_empty() {
             problems.push(format!("unexpected: {}", unexpected.join(", ")));
         }

@@ -47,11 +47,7 @@ pub struct SplitMergeScores {
 
 impl SplitMergeScores {
     /// All three parts 1: identical segmentations.
-    pub const PERFECT: Self = Self {
-        score: 1.0,
-        split: 1.0,
-        merge: 1.0,
-    };
+    pub const PERFECT: Self = Self { score: 1.0, split: 1.0, merge: 1.0 };
 }
 
 /// A prediction to score against a ground-truth mask.
@@ -189,17 +185,12 @@ pub fn cell_mask_at(probability: &GrayF32, threshold: f32) -> Raster<bool> {
 /// [`Prediction`]) against the 8-bit ground-truth mask `truth`.
 ///
 /// Fails when the two differ in size.
-pub fn evaluate<'a>(
-    prediction: impl Into<Prediction<'a>>,
-    truth: &GrayU8,
-) -> Result<MetricsReport> {
+pub fn evaluate<'a>(prediction: impl Into<Prediction<'a>>, truth: &GrayU8) -> Result<MetricsReport> {
     let prediction = prediction.into();
     if prediction.dims() != truth.dims() {
         let (pw, ph) = prediction.dims();
         let (tw, th) = truth.dims();
-        return Err(Error::invalid(format!(
-            "prediction is {pw}x{ph} but ground truth is {tw}x{th}"
-        )));
+        return Err(Error::invalid(format!("prediction is {pw}x{ph} but ground truth is {tw}x{th}")));
     }
     let truth_cell = cell_mask(truth);
     let scorer = isbi::IsbiScorer::new(&truth_cell);
@@ -234,7 +225,5 @@ pub fn mean(reports: &[MetricsReport]) -> Option<MetricsReport> {
             *sum += value;
         }
     }
-    Some(MetricsReport::from_values(
-        sums.map(|sum| sum / reports.len() as f64),
-    ))
+    Some(MetricsReport::from_values(sums.map(|sum| sum / reports.len() as f64)))
 }

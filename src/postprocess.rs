@@ -174,13 +174,15 @@ pub fn run(gray: &GrayU8, params: &PostprocessParams) -> Result<PostprocessSteps
     let max_distance = distance.data().iter().fold(0.0f32, |max, &d| if d > max { d } else { max });
     let foreground_threshold = params.fg_fraction * max_distance;
     let sure_foreground = distance.map(|d| if d > foreground_threshold { 255 } else { 0 });
-    let unknown_values = sure_background.data().iter().zip(sure_foreground.data()).map(|(&bg, &fg)| bg.saturating_sub(fg));
+    let unknown_values =
+        sure_background.data().iter().zip(sure_foreground.data()).map(|(&bg, &fg)| bg.saturating_sub(fg));
     let unknown = GrayU8::new(gray.width(), gray.height(), unknown_values.collect())?;
     // Markers: 0 on the unknown region, 1 elsewhere off the sure foreground,
     // and the foreground components numbered from 2 (connectedComponents + 1).
     let background = unknown.data().iter().zip(sure_foreground.data()).map(|(&u, &fg)| i32::from(u != 255 && fg == 0));
     let mut markers = Labels::new(gray.width(), gray.height(), background.collect())?;
-    let foreground_components = components::label_components_into(&sure_foreground, Connectivity::Eight, &mut markers, 2)?;
+    let foreground_components =
+        components::label_components_into(&sure_foreground, Connectivity::Eight, &mut markers, 2)?;
     let watershed = watershed::watershed(gray, &markers)?;
     let final_mask = watershed.map(|label| if label == 1 { 255 } else { 0 });
     Ok(PostprocessSteps {

@@ -42,9 +42,21 @@ fn gallery_of_slice_24_with_mask() {
     let gray = |name: &str| read_gray8(&out.join(name)).unwrap_or_else(|e| panic!("{e}"));
     // Every augmentation at three strengths, same size as the slice.
     for name in [
-        "original.png", "flip_vertical.png", "flip_horizontal.png", "flip_both.png", "gaussian_10.png",
-        "gaussian_50.png", "gaussian_100.png", "uniform_10.png", "uniform_50.png", "uniform_100.png",
-        "brightness_10.png", "brightness_20.png", "brightness_30.png", "elastic_1.png", "elastic_2.png",
+        "original.png",
+        "flip_vertical.png",
+        "flip_horizontal.png",
+        "flip_both.png",
+        "gaussian_10.png",
+        "gaussian_50.png",
+        "gaussian_100.png",
+        "uniform_10.png",
+        "uniform_50.png",
+        "uniform_100.png",
+        "brightness_10.png",
+        "brightness_20.png",
+        "brightness_30.png",
+        "elastic_1.png",
+        "elastic_2.png",
         "elastic_3.png",
     ] {
         assert_eq!(gray(name).dims(), (512, 512), "{name}");
@@ -96,11 +108,16 @@ fn gallery_of_slice_24_with_mask() {
     assert_eq!(px(0, 300), [v, v, v]);
 
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
-    for name in ["flip_both.png", "elastic_2.png", "pad_right_bottom.png", "mask_pad_right_bottom.png", "uniform_100.png"] {
+    for name in
+        ["flip_both.png", "elastic_2.png", "pad_right_bottom.png", "mask_pad_right_bottom.png", "uniform_100.png"]
+    {
         assert!(index.contains(&format!("href=\"{name}\"")), "index.html links {name}");
     }
     assert!(index.contains("Standard deviation: 50"));
-    let pngs = std::fs::read_dir(&out).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png")).count();
+    let pngs = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
+        .count();
     assert_eq!(pngs, 39);
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -10,8 +10,19 @@ use unetseg::imageio::{read_gray8, write_png_u8};
 use unetseg::GrayU8;
 
 const KEYS: [&str; 13] = [
-    "v_rand", "v_rand_split", "v_rand_merge", "v_info", "v_info_split", "v_info_merge", "v_rand_unthinned",
-    "v_info_unthinned", "pixel_accuracy", "iou_membrane", "iou_cell", "dice_membrane", "dice_cell",
+    "v_rand",
+    "v_rand_split",
+    "v_rand_merge",
+    "v_info",
+    "v_info_split",
+    "v_info_merge",
+    "v_rand_unthinned",
+    "v_info_unthinned",
+    "pixel_accuracy",
+    "iou_membrane",
+    "iou_cell",
+    "dice_membrane",
+    "dice_cell",
 ];
 
 fn scratch(name: &str) -> PathBuf {

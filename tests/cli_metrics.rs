@@ -31,8 +31,7 @@ fn root() -> PathBuf {
 
 fn metrics(pred: &str, truth: &str, json: bool) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_unetseg"));
-    cmd.current_dir(root())
-        .args(["metrics", "--pred", pred, "--truth", truth]);
+    cmd.current_dir(root()).args(["metrics", "--pred", pred, "--truth", truth]);
     if json {
         cmd.arg("--json");
     }
@@ -41,11 +40,7 @@ fn metrics(pred: &str, truth: &str, json: bool) -> Output {
 
 fn json_report(pred: &str, truth: &str) -> serde_json::Map<String, Value> {
     let out = metrics(pred, truth, true);
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let value: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON value");
     let object = value.as_object().expect("a JSON object").clone();
     let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
@@ -57,33 +52,17 @@ fn json_report(pred: &str, truth: &str) -> serde_json::Map<String, Value> {
 }
 
 fn fixture_case(name: &str) -> Value {
-    let text =
-        std::fs::read_to_string(root().join("tests/fixtures/metrics/expected.json")).unwrap();
+    let text = std::fs::read_to_string(root().join("tests/fixtures/metrics/expected.json")).unwrap();
     let fixture: Value = serde_json::from_str(&text).unwrap();
-    fixture["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap()
-        .clone()
+    fixture["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone()
 }
 
 fn assert_case(name: &str) {
     let case = fixture_case(name);
-    let report = json_report(
-        case["pred"].as_str().unwrap(),
-        case["truth"].as_str().unwrap(),
-    );
+    let report = json_report(case["pred"].as_str().unwrap(), case["truth"].as_str().unwrap());
     for key in KEYS {
-        let (got, want) = (
-            report[key].as_f64().unwrap(),
-            case["expected"][key].as_f64().unwrap(),
-        );
-        assert!(
-            (got - want).abs() <= 1e-12,
-            "{name}: {key} = {got}, reference {want}"
-        );
+        let (got, want) = (report[key].as_f64().unwrap(), case["expected"][key].as_f64().unwrap());
+        assert!((got - want).abs() <= 1e-12, "{name}: {key} = {got}, reference {want}");
     }
 }
 
@@ -107,28 +86,14 @@ fn sixteen_bit_probability_map_is_swept_over_thresholds() {
 
 #[test]
 fn table_lists_every_metric() {
-    let out = metrics(
-        "tests/fixtures/metrics/pred_noisy_26.png",
-        "tests/data/masks/26.png",
-        false,
-    );
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = metrics("tests/fixtures/metrics/pred_noisy_26.png", "tests/data/masks/26.png", false);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("segmentation"), "{text}");
-    let v_rand = fixture_case("noisy_26")["expected"]["v_rand"]
-        .as_f64()
-        .unwrap();
+    let v_rand = fixture_case("noisy_26")["expected"]["v_rand"].as_f64().unwrap();
     assert!(text.contains(&format!("{v_rand:.6}")), "{text}");
     for key in KEYS {
-        assert!(
-            text.lines()
-                .any(|l| l.split_whitespace().next() == Some(key)),
-            "no {key} row in\n{text}"
-        );
+        assert!(text.lines().any(|l| l.split_whitespace().next() == Some(key)), "no {key} row in\n{text}");
     }
 }
 
@@ -136,10 +101,7 @@ fn assert_fails_naming(out: Output, names: &[&str]) {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     for name in names {
-        assert!(
-            stderr.contains(name),
-            "stderr does not name {name}: {stderr}"
-        );
+        assert!(stderr.contains(name), "stderr does not name {name}: {stderr}");
     }
     assert!(out.stdout.is_empty(), "nothing on stdout after an error");
 }
@@ -147,17 +109,10 @@ fn assert_fails_naming(out: Output, names: &[&str]) {
 #[test]
 fn missing_file_fails_naming_it() {
     assert_fails_naming(
-        metrics(
-            "tests/data/masks/no-such-file.png",
-            "tests/data/masks/24.png",
-            true,
-        ),
+        metrics("tests/data/masks/no-such-file.png", "tests/data/masks/24.png", true),
         &["no-such-file.png"],
     );
-    assert_fails_naming(
-        metrics("tests/data/masks/24.png", "missing-truth.png", false),
-        &["missing-truth.png"],
-    );
+    assert_fails_naming(metrics("tests/data/masks/24.png", "missing-truth.png", false), &["missing-truth.png"]);
 }
 
 #[test]
@@ -167,41 +122,25 @@ fn corrupt_file_fails_naming_it() {
     // A PNG signature followed by garbage.
     std::fs::write(&corrupt, b"\x89PNG\r\n\x1a\nthis is not a png").unwrap();
     let corrupt = corrupt.to_str().unwrap();
-    assert_fails_naming(
-        metrics(corrupt, "tests/data/masks/24.png", true),
-        &[corrupt],
-    );
-    assert_fails_naming(
-        metrics("tests/data/masks/24.png", corrupt, true),
-        &[corrupt],
-    );
+    assert_fails_naming(metrics(corrupt, "tests/data/masks/24.png", true), &[corrupt]);
+    assert_fails_naming(metrics("tests/data/masks/24.png", corrupt, true), &[corrupt]);
 }
 
 #[test]
 fn size_mismatch_fails_naming_both_files_and_sizes() {
-    let out = metrics(
-        "tests/fixtures/metrics/truth_crop_24.png",
-        "tests/data/masks/24.png",
-        true,
-    );
+    let out = metrics("tests/fixtures/metrics/truth_crop_24.png", "tests/data/masks/24.png", true);
     assert_fails_naming(out, &["truth_crop_24.png", "256x256", "24.png", "512x512"]);
 }
 
 fn tmp_png(name: &str) -> String {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(name)
-        .to_str()
-        .unwrap()
-        .to_string()
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name).to_str().unwrap().to_string()
 }
 
 #[test]
 fn eight_bit_gray_prediction_is_a_probability_map() {
     // Mask 24 turned into 8-bit "probabilities": cell 200 or 120, membrane 40
     // or 140, alternating by column, so thresholds 0.5 and 0.6 disagree.
-    let truth = image::open(root().join("tests/data/masks/24.png"))
-        .unwrap()
-        .into_luma8();
+    let truth = image::open(root().join("tests/data/masks/24.png")).unwrap().into_luma8();
     let pred = image::GrayImage::from_fn(truth.width(), truth.height(), |x, y| {
         let cell = truth.get_pixel(x, y)[0] > 127;
         image::Luma([match (cell, x % 2 == 0) {
@@ -214,18 +153,13 @@ fn eight_bit_gray_prediction_is_a_probability_map() {
     let path = tmp_png("metrics-gray8-probability.png");
     pred.save(&path).unwrap();
     let report = json_report(&path, "tests/data/masks/24.png");
-    let probability = unetseg::GrayF32::from_fn(512, 512, |x, y| {
-        pred.get_pixel(x as u32, y as u32)[0] as f32 / 255.0
-    });
+    let probability = unetseg::GrayF32::from_fn(512, 512, |x, y| pred.get_pixel(x as u32, y as u32)[0] as f32 / 255.0);
     let truth = unetseg::GrayU8::new(512, 512, truth.into_raw()).unwrap();
     let expected = unetseg::metrics::evaluate(&probability, &truth).unwrap();
     for (key, value) in expected.entries() {
         // serde_json's default float parser may be off by one ulp.
         let got = report[key].as_f64().unwrap();
-        assert!(
-            (got - value).abs() <= 1e-15,
-            "{key} = {got}, library {value}"
-        );
+        assert!((got - value).abs() <= 1e-15, "{key} = {got}, library {value}");
     }
     // At 0.5 the 120s count as membrane and the 140s as cell.
     assert!(report["pixel_accuracy"].as_f64().unwrap() < 0.6);
@@ -233,29 +167,17 @@ fn eight_bit_gray_prediction_is_a_probability_map() {
 
 #[test]
 fn sixteen_bit_binary_prediction_is_a_segmentation() {
-    let eroded = image::open(root().join("tests/fixtures/metrics/pred_eroded_24.png"))
-        .unwrap()
-        .into_luma8();
+    let eroded = image::open(root().join("tests/fixtures/metrics/pred_eroded_24.png")).unwrap().into_luma8();
     let wide: image::ImageBuffer<image::Luma<u16>, Vec<u16>> =
         image::ImageBuffer::from_fn(eroded.width(), eroded.height(), |x, y| {
-            image::Luma([if eroded.get_pixel(x, y)[0] == 255 {
-                u16::MAX
-            } else {
-                0
-            }])
+            image::Luma([if eroded.get_pixel(x, y)[0] == 255 { u16::MAX } else { 0 }])
         });
     let path = tmp_png("metrics-binary16.png");
     wide.save(&path).unwrap();
     let report = json_report(&path, "tests/data/masks/24.png");
     let case = fixture_case("eroded_24");
     for key in KEYS {
-        let (got, want) = (
-            report[key].as_f64().unwrap(),
-            case["expected"][key].as_f64().unwrap(),
-        );
-        assert!(
-            (got - want).abs() <= 1e-12,
-            "{key} = {got}, reference {want}"
-        );
+        let (got, want) = (report[key].as_f64().unwrap(), case["expected"][key].as_f64().unwrap());
+        assert!((got - want).abs() <= 1e-12, "{key} = {got}, reference {want}");
     }
 }

@@ -30,8 +30,13 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn writes_final_image_steps_labels_and_cells() {
     let dir = scratch("full");
-    let (out, steps, labels, cells, colours) =
-        (dir.join("final.png"), dir.join("steps"), dir.join("labels.png"), dir.join("cells.csv"), dir.join("cells.png"));
+    let (out, steps, labels, cells, colours) = (
+        dir.join("final.png"),
+        dir.join("steps"),
+        dir.join("labels.png"),
+        dir.join("cells.csv"),
+        dir.join("cells.png"),
+    );
     let input = repo("tests/data/masks/24.png");
     let run = unetseg(&[
         input.to_str().unwrap(),

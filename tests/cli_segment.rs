@@ -26,7 +26,8 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn slice_crop(x0: usize, y0: usize, w: usize, h: usize) -> GrayU8 {
-    let slice = unetseg::imageio::read_gray8(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/24.png")).unwrap();
+    let slice =
+        unetseg::imageio::read_gray8(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/24.png")).unwrap();
     GrayU8::from_fn(w, h, |x, y| slice.get(x0 + x, y0 + y))
 }
 
@@ -48,7 +49,9 @@ fn check_outputs(out: &Path, name: &str, w: usize, h: usize) -> usize {
     let GrayImage::U8(post) = page(&out.join(format!("{name}.post.png"))) else { panic!("post.png is not 8-bit") };
     assert_eq!(post.dims(), (w, h));
     assert!(post.data().iter().all(|&v| v == 0 || v == 255));
-    let GrayImage::U16(labels) = page(&out.join(format!("{name}.labels.png"))) else { panic!("labels.png is not 16-bit") };
+    let GrayImage::U16(labels) = page(&out.join(format!("{name}.labels.png"))) else {
+        panic!("labels.png is not 16-bit")
+    };
     assert_eq!(labels.dims(), (w, h));
     for (&l, &f) in labels.data().iter().zip(post.data()) {
         assert_eq!(l > 0, f == 255, "labels must cover exactly the cells of post.png");
@@ -65,7 +68,8 @@ fn check_outputs(out: &Path, name: &str, w: usize, h: usize) -> usize {
 fn an_image_path_is_all_it_takes() {
     let dir = scratch("bare");
     let slice = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/24.png");
-    let output = Command::new(env!("CARGO_BIN_EXE_unetseg")).current_dir(&dir).arg("segment").arg(&slice).output().unwrap();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_unetseg")).current_dir(&dir).arg("segment").arg(&slice).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(check_outputs(&dir, "24", 512, 512) > 50, "an ISBI slice holds dozens of cells");
 }
@@ -145,7 +149,15 @@ fn zero_padded_segment_is_the_whole_slice_forward_and_mirroring_changes_the_bord
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     };
     let logits = dir.join("logits.npy");
-    run(&["forward".as_ref(), "--weights".as_ref(), weights.as_os_str(), "--input".as_ref(), slice.as_os_str(), "--out".as_ref(), logits.as_os_str()]);
+    run(&[
+        "forward".as_ref(),
+        "--weights".as_ref(),
+        weights.as_os_str(),
+        "--input".as_ref(),
+        slice.as_os_str(),
+        "--out".as_ref(),
+        logits.as_os_str(),
+    ]);
     let (shape, values) = read_npy_f32(&logits);
     assert_eq!(shape, [2, 512, 512]);
     let (membrane, cell) = values.split_at(512 * 512);
@@ -155,7 +167,14 @@ fn zero_padded_segment_is_the_whole_slice_forward_and_mirroring_changes_the_bord
     };
     for edges in ["zero", "mirror"] {
         let out = dir.join(edges);
-        run(&["segment".as_ref(), "--edges".as_ref(), edges.as_ref(), slice.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+        run(&[
+            "segment".as_ref(),
+            "--edges".as_ref(),
+            edges.as_ref(),
+            slice.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
         let prob = probability(&out);
         let (mut border_gap, mut interior_gap) = (0.0f32, 0.0f32);
         for (i, &p) in prob.data().iter().enumerate() {

@@ -31,7 +31,18 @@ fn add_slice(dir: &Path, slice: &str, name: &str, size: usize) {
 
 fn train_error(data: &Path) -> String {
     let out = data.join("run");
-    let o = unetseg(&["train", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--val", "0", "--epochs", "1", "--quiet"]);
+    let o = unetseg(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--val",
+        "0",
+        "--epochs",
+        "1",
+        "--quiet",
+    ]);
     assert!(!o.status.success());
     assert!(!out.join("checkpoint.safetensors").exists(), "nothing may be trained on bad data");
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -80,12 +91,42 @@ fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
     }
     let run = data.join("run");
     let o = unetseg(&[
-        "train", "--data", data.to_str().unwrap(), "--out", run.to_str().unwrap(), "--val", "1",
-        "--model", "compact", "--base-channels", "4", "--optimizer", "adam", "--lr", "0.01",
-        "--epochs", "8", "--batch", "2", "--crop", "64", "--seed", "3", "--quiet",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--val",
+        "1",
+        "--model",
+        "compact",
+        "--base-channels",
+        "4",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "8",
+        "--batch",
+        "2",
+        "--crop",
+        "64",
+        "--seed",
+        "3",
+        "--quiet",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for file in ["history.csv", "loss.png", "accuracy.png", "checkpoint.safetensors", "best.safetensors", "best-f16.safetensors", "run.json", "state.json"] {
+    for file in [
+        "history.csv",
+        "loss.png",
+        "accuracy.png",
+        "checkpoint.safetensors",
+        "best.safetensors",
+        "best-f16.safetensors",
+        "run.json",
+        "state.json",
+    ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
     let rows = history(&run);
@@ -104,20 +145,33 @@ fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
     let rows = history(&run);
     assert_eq!(rows.len(), 9);
     assert_eq!(rows[8][0], "9");
-    let options: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let options: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!(options["lr"], 0.001);
     assert_eq!(options["epochs"], 9);
     assert!(!run.join("average.safetensors").exists());
 
     // A cosine schedule set on resume decays the rate towards --lr-min over the epochs left.
-    let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--epochs", "10", "--lr-schedule", "cosine", "--lr-min", "0.0001", "--quiet"]);
+    let o = unetseg(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--epochs",
+        "10",
+        "--lr-schedule",
+        "cosine",
+        "--lr-min",
+        "0.0001",
+        "--quiet",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stderr = String::from_utf8_lossy(&o.stderr);
     let lr: f64 = stderr.split("epoch 10: lr ").nth(1).and_then(|t| t.split(',').next()).unwrap().parse().unwrap();
     // The last step of 10 epochs of 1 step each starts at progress 0.9.
     let expected = 1e-4 + 0.5 * 9e-4 * (1.0 + (0.9 * std::f64::consts::PI).cos());
     assert!((lr - expected).abs() < 1e-7, "lr {lr} expected {expected}: {stderr}");
-    let options: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let options: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!(options["lr_schedule"], serde_json::json!({"kind": "cosine", "min": 0.0001}));
     let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--lr-min", "0.5", "--quiet"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--lr-min"));
@@ -131,7 +185,8 @@ fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     assert_eq!(history(&run).len(), 12);
-    let options: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let options: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!((options["ema"].as_f64(), options["border_weights"].as_bool()), (Some(0.9), Some(true)));
     let average = unetseg::model::load(run.join("average.safetensors"), &device).unwrap();
     assert_eq!(average.config().base_channels, 4);

@@ -80,14 +80,20 @@ fn png_variants_convert_to_gray() {
     // 1x1 gray.
     assert_eq!(one(png_bytes(1, 1, png::ColorType::Grayscale, png::BitDepth::Eight, &[42])).to_u8().data(), &[42]);
     // Gray + alpha: the alpha is dropped, not composited.
-    assert_eq!(one(png_bytes(1, 1, png::ColorType::GrayscaleAlpha, png::BitDepth::Eight, &[42, 0])).to_u8().data(), &[42]);
+    assert_eq!(
+        one(png_bytes(1, 1, png::ColorType::GrayscaleAlpha, png::BitDepth::Eight, &[42, 0])).to_u8().data(),
+        &[42]
+    );
     // RGBA 8-bit: blue -> 0.114 * 255 = 29.
     assert_eq!(one(png_bytes(1, 1, png::ColorType::Rgba, png::BitDepth::Eight, &[0, 0, 255, 9])).to_u8().data(), &[29]);
     // 16-bit RGB keeps 16 bits: gray (0x1234, 0x1234, 0x1234) stays 0x1234.
     let px16 = one(png_bytes(1, 1, png::ColorType::Rgb, png::BitDepth::Sixteen, &[0x12, 0x34, 0x12, 0x34, 0x12, 0x34]));
     assert_eq!(px16, GrayImage::U16(Raster::new(1, 1, vec![0x1234]).unwrap()));
     // 1-bit gray expands to 0 / 255.
-    assert_eq!(one(png_bytes(2, 1, png::ColorType::Grayscale, png::BitDepth::One, &[0b1000_0000])).to_u8().data(), &[255, 0]);
+    assert_eq!(
+        one(png_bytes(2, 1, png::ColorType::Grayscale, png::BitDepth::One, &[0b1000_0000])).to_u8().data(),
+        &[255, 0]
+    );
 }
 
 #[test]
@@ -192,13 +198,13 @@ fn oversized_headers_are_refused_before_decoding() {
 
     // A little-endian TIFF whose only page claims 30000 x 30000 pixels.
     let entries: [(u16, u16, u32, u32); 8] = [
-        (256, 4, 1, 30000), // ImageWidth
-        (257, 4, 1, 30000), // ImageLength
-        (258, 3, 1, 8),     // BitsPerSample
-        (259, 3, 1, 1),     // Compression: none
-        (262, 3, 1, 1),     // Photometric: BlackIsZero
-        (273, 4, 1, 8),     // StripOffsets
-        (278, 4, 1, 30000), // RowsPerStrip
+        (256, 4, 1, 30000),       // ImageWidth
+        (257, 4, 1, 30000),       // ImageLength
+        (258, 3, 1, 8),           // BitsPerSample
+        (259, 3, 1, 1),           // Compression: none
+        (262, 3, 1, 1),           // Photometric: BlackIsZero
+        (273, 4, 1, 8),           // StripOffsets
+        (278, 4, 1, 30000),       // RowsPerStrip
         (279, 4, 1, 900_000_000), // StripByteCounts
     ];
     let mut tif = b"II*\x00".to_vec();
@@ -256,8 +262,10 @@ fn file_helpers_read_write_and_name_the_file() {
 
 #[test]
 fn isbi_slice_reads_as_512_square() {
-    let img = read_gray8(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/images/24.png"))).unwrap();
+    let img =
+        read_gray8(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/images/24.png"))).unwrap();
     assert_eq!(img.dims(), (512, 512));
-    let mask = read_mask(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/masks/24.png"))).unwrap();
+    let mask =
+        read_mask(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/masks/24.png"))).unwrap();
     assert_eq!(mask.dims(), (512, 512));
 }

@@ -29,10 +29,26 @@ fn import_then_forward(state_dict: &str, preset: &str, stem: &str) {
     let dir = scratch(stem);
     let weights = dir.join("imported.safetensors");
     let out = dir.join("logits.npy");
-    let import = unetseg(&["import-pytorch".as_ref(), "--state-dict".as_ref(), fixture(state_dict).as_os_str(), "--preset".as_ref(), preset.as_ref(), "--out".as_ref(), weights.as_os_str()]);
+    let import = unetseg(&[
+        "import-pytorch".as_ref(),
+        "--state-dict".as_ref(),
+        fixture(state_dict).as_os_str(),
+        "--preset".as_ref(),
+        preset.as_ref(),
+        "--out".as_ref(),
+        weights.as_os_str(),
+    ]);
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
     let input = fixture(&format!("{stem}_input.png"));
-    let forward = unetseg(&["forward".as_ref(), "--weights".as_ref(), weights.as_os_str(), "--input".as_ref(), input.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    let forward = unetseg(&[
+        "forward".as_ref(),
+        "--weights".as_ref(),
+        weights.as_os_str(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
     assert!(forward.status.success(), "{}", String::from_utf8_lossy(&forward.stderr));
     let (shape, ours) = read_npy_f32(&out);
     let (torch_shape, torch) = read_npy_f32(&fixture(&format!("{stem}_logits.npy")));
@@ -55,15 +71,34 @@ fn imported_safetensors_runs_like_torch() {
 fn forward_names_the_sizes_the_network_takes() {
     let dir = scratch("badsize");
     let weights = dir.join("imported.safetensors");
-    let import = unetseg(&["import-pytorch".as_ref(), "--state-dict".as_ref(), fixture("valid_base4.pt").as_os_str(), "--preset".as_ref(), "seed".as_ref(), "--out".as_ref(), weights.as_os_str()]);
+    let import = unetseg(&[
+        "import-pytorch".as_ref(),
+        "--state-dict".as_ref(),
+        fixture("valid_base4.pt").as_os_str(),
+        "--preset".as_ref(),
+        "seed".as_ref(),
+        "--out".as_ref(),
+        weights.as_os_str(),
+    ]);
     assert!(import.status.success());
     // A 64x64 image is below the valid network's smallest input (188).
     let input = fixture("same_base2_input.png");
     let out = dir.join("logits.npy");
-    let forward = unetseg(&["forward".as_ref(), "--weights".as_ref(), weights.as_os_str(), "--input".as_ref(), input.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    let forward = unetseg(&[
+        "forward".as_ref(),
+        "--weights".as_ref(),
+        weights.as_os_str(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
     assert!(!forward.status.success());
     let stderr = String::from_utf8_lossy(&forward.stderr);
-    assert!(stderr.contains("same_base2_input.png") && stderr.contains("188, 204, 220") && stderr.contains("nearest: 188"), "{stderr}");
+    assert!(
+        stderr.contains("same_base2_input.png") && stderr.contains("188, 204, 220") && stderr.contains("nearest: 188"),
+        "{stderr}"
+    );
     assert!(!out.exists());
 }
 
@@ -71,9 +106,22 @@ fn forward_names_the_sizes_the_network_takes() {
 fn import_with_a_wrong_preset_width_fails_naming_the_tensors() {
     let dir = scratch("badwidth");
     let out = dir.join("w.safetensors");
-    let import = unetseg(&["import-pytorch".as_ref(), "--state-dict".as_ref(), fixture("same_base2.safetensors").as_os_str(), "--preset".as_ref(), "compact".as_ref(), "--base-channels".as_ref(), "16".as_ref(), "--out".as_ref(), out.as_os_str()]);
+    let import = unetseg(&[
+        "import-pytorch".as_ref(),
+        "--state-dict".as_ref(),
+        fixture("same_base2.safetensors").as_os_str(),
+        "--preset".as_ref(),
+        "compact".as_ref(),
+        "--base-channels".as_ref(),
+        "16".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
     assert!(!import.status.success());
     let stderr = String::from_utf8_lossy(&import.stderr);
-    assert!(stderr.contains("Conv_down1.conv.conv.0.weight has shape [2, 1, 3, 3], expected [16, 1, 3, 3]"), "{stderr}");
+    assert!(
+        stderr.contains("Conv_down1.conv.conv.0.weight has shape [2, 1, 3, 3], expected [16, 1, 3, 3]"),
+        "{stderr}"
+    );
     assert!(!out.exists());
 }

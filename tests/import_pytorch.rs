@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use unetseg::import::{expected_parameters, import_state_dict, infer_base_channels};
 use unetseg::imageio::read_gray8;
+use unetseg::import::{expected_parameters, import_state_dict, infer_base_channels};
 use unetseg::inference::MinMax;
 use unetseg::model::{UNet, UNetConfig};
 
@@ -27,7 +27,8 @@ fn read_npy_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
     let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
     assert!(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"), "{header}");
     let shape_text = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
-    let shape: Vec<usize> = shape_text.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
+    let shape: Vec<usize> =
+        shape_text.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
     let values = bytes[10 + header_len..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
     (shape, values)
 }
@@ -92,7 +93,10 @@ fn missing_and_unexpected_names_are_listed() {
     assert!(err.contains("unexpected: ") && err.contains("Conv_down5.conv.conv.0.bias"), "{err}");
     let deeper = UNetConfig { depth: 6, ..UNetConfig::compact().with_base_channels(2) };
     let err = import_state_dict(&fixture("same_base2.safetensors"), &deeper, &Device::flex()).unwrap_err().to_string();
-    assert!(err.contains("missing: ") && err.contains("Conv_down6.conv.conv.2.weight") && err.contains("Conv_up5.up.bias"), "{err}");
+    assert!(
+        err.contains("missing: ") && err.contains("Conv_down6.conv.conv.2.weight") && err.contains("Conv_up5.up.bias"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -105,7 +109,8 @@ fn unknown_format_and_unreadable_files_are_errors() {
 
 #[test]
 fn expected_names_cover_the_fixture_exactly() {
-    let names: Vec<String> = expected_parameters(&UNetConfig::compact().with_base_channels(2)).into_iter().map(|p| p.pytorch).collect();
+    let names: Vec<String> =
+        expected_parameters(&UNetConfig::compact().with_base_channels(2)).into_iter().map(|p| p.pytorch).collect();
     assert_eq!(names.len(), 46);
     assert!(names.contains(&"Conv_up4.conv.conv.2.weight".to_string()));
 }

@@ -11,8 +11,8 @@ use std::task::{Context, Poll, Waker};
 use burn::module::Param;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
-use unetseg::import::import_state_dict;
 use unetseg::augment::symmetric_index;
+use unetseg::import::import_state_dict;
 use unetseg::inference::{predict_probability, predict_probability_async, Edges, MinMax, TileOptions};
 use unetseg::model::{UNet, UNetConfig};
 use unetseg::{GrayF32, GrayU8};
@@ -175,7 +175,9 @@ fn async_prediction_equals_the_blocking_one() {
     let options = TileOptions { max_tile: 256, batch: 2, ..TileOptions::default() };
     let blocking = predict_probability(&model, &img, &options, |_, _| {}).unwrap();
     let mut progress = Vec::new();
-    let awaited = block_on(predict_probability_async(&model, &img, &options, |done, total| progress.push((done, total)))).unwrap();
+    let awaited =
+        block_on(predict_probability_async(&model, &img, &options, |done, total| progress.push((done, total))))
+            .unwrap();
     assert_eq!(blocking, awaited);
     let total = progress.last().unwrap().1;
     assert_eq!(progress.last().unwrap().0, total);

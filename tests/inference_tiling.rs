@@ -23,7 +23,8 @@ fn run_fake(
     while let Some(batch) = runner.next_batch() {
         assert_eq!(batch.shape, [batch.tiles.len(), 1, input_size.1, input_size.0]);
         let per_tile = input_size.0 * input_size.1;
-        let out: Vec<f32> = batch.input.chunks(per_tile).flat_map(|tile| network(tile, input_size, output_size)).collect();
+        let out: Vec<f32> =
+            batch.input.chunks(per_tile).flat_map(|tile| network(tile, input_size, output_size)).collect();
         runner.accept(batch.tiles, &out).unwrap();
         reported.push(runner.done());
     }
@@ -121,7 +122,10 @@ fn tiles_cover_every_pixel_with_as_few_tiles_as_the_size_limit_allows() {
                 if axis.starts.len() > 1 {
                     // One tile fewer would not do, even with the largest allowed window.
                     let context = if config.padding == Padding::Valid { plan.shrink } else { 96 };
-                    let largest = (1..=max_tile).rev().find(|&s| s >= 2 * context + 16 && config.output_size(s).is_some()).unwrap();
+                    let largest = (1..=max_tile)
+                        .rev()
+                        .find(|&s| s >= 2 * context + 16 && config.output_size(s).is_some())
+                        .unwrap();
                     let fewer = axis.starts.len() - 1;
                     if config.padding == Padding::Valid || options.edges == Edges::Mirror {
                         // Cores on the grid, each window losing its context on both sides.

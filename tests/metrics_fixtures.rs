@@ -27,19 +27,8 @@ fn probability16(path: &Path) -> GrayF32 {
 }
 
 fn mask_from_rows(rows: &Value) -> GrayU8 {
-    let rows: Vec<&str> = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect();
-    GrayU8::from_fn(rows[0].len(), rows.len(), |x, y| {
-        if rows[y].as_bytes()[x] == b'#' {
-            255
-        } else {
-            0
-        }
-    })
+    let rows: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    GrayU8::from_fn(rows[0].len(), rows.len(), |x, y| if rows[y].as_bytes()[x] == b'#' { 255 } else { 0 })
 }
 
 fn assert_matches(name: &str, report: &MetricsReport, expected: &Value) -> f64 {
@@ -47,14 +36,9 @@ fn assert_matches(name: &str, report: &MetricsReport, expected: &Value) -> f64 {
     let keys = expected.as_object().unwrap();
     assert_eq!(keys.len(), report.entries().len(), "{name}: key count");
     for (key, value) in report.entries() {
-        let want = expected[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{name}: no {key} in fixture"));
+        let want = expected[key].as_f64().unwrap_or_else(|| panic!("{name}: no {key} in fixture"));
         let diff = (value - want).abs();
-        assert!(
-            diff <= TOLERANCE,
-            "{name}: {key} = {value}, reference {want} (diff {diff:e})"
-        );
+        assert!(diff <= TOLERANCE, "{name}: {key} = {value}, reference {want} (diff {diff:e})");
         worst = worst.max(diff);
     }
     worst
@@ -88,11 +72,7 @@ fn identical_real_masks_score_exactly_one() {
         }
         // The same mask as a probability map of 0s and 1s.
         let probability = truth.map(|v| if v > 127 { 1.0f32 } else { 0.0 });
-        assert_eq!(
-            metrics::evaluate(&probability, &truth).unwrap(),
-            report,
-            "slice {slice} as probabilities"
-        );
+        assert_eq!(metrics::evaluate(&probability, &truth).unwrap(), report, "slice {slice} as probabilities");
     }
 }
 
@@ -101,11 +81,7 @@ fn hand_checkable_cases_match_the_reference() {
     let fixture = fixture();
     for case in fixture["tiny_cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
-        let report = metrics::evaluate(
-            &mask_from_rows(&case["pred"]),
-            &mask_from_rows(&case["truth"]),
-        )
-        .unwrap();
+        let report = metrics::evaluate(&mask_from_rows(&case["pred"]), &mask_from_rows(&case["truth"])).unwrap();
         assert_matches(name, &report, &case["expected"]);
     }
 }
@@ -115,32 +91,13 @@ fn hand_computed_values() {
     // Worked out in make_fixtures.py's comments.
     let fixture = fixture();
     let tiny = |name: &str| {
-        let case = fixture["tiny_cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap();
-        metrics::evaluate(
-            &mask_from_rows(&case["pred"]),
-            &mask_from_rows(&case["truth"]),
-        )
-        .unwrap()
+        let case = fixture["tiny_cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        metrics::evaluate(&mask_from_rows(&case["pred"]), &mask_from_rows(&case["truth"])).unwrap()
     };
     let merged = tiny("merge_two_cells");
     assert_eq!((merged.v_rand_split, merged.v_rand_merge), (1.0, 0.5));
     assert_eq!(merged.v_rand_unthinned, 324.0 / 486.0);
-    assert_eq!(
-        (merged.v_info, merged.v_info_split, merged.v_info_merge),
-        (0.0, 1.0, 0.0)
-    );
+    assert_eq!((merged.v_info, merged.v_info_split, merged.v_info_merge), (0.0, 1.0, 0.0));
     let split = tiny("split_one_cell");
-    assert_eq!(
-        (
-            split.v_rand_unthinned,
-            split.v_rand_split,
-            split.v_rand_merge
-        ),
-        (0.5, 75.0 / 225.0, 1.0)
-    );
+    assert_eq!((split.v_rand_unthinned, split.v_rand_split, split.v_rand_merge), (0.5, 75.0 / 225.0, 1.0));
 }

@@ -8,33 +8,18 @@ use unetseg::metrics::{self, MetricsReport};
 use unetseg::{GrayF32, GrayU8, Labels};
 
 fn mask(width: usize, bits: &[bool]) -> GrayU8 {
-    GrayU8::new(
-        width,
-        bits.len() / width,
-        bits.iter().map(|&c| if c { 255 } else { 0 }).collect(),
-    )
-    .unwrap()
+    GrayU8::new(width, bits.len() / width, bits.iter().map(|&c| if c { 255 } else { 0 }).collect()).unwrap()
 }
 
 /// A random `width` x `height` cell mask (`true` = cell) with a bias towards cells.
 fn random_mask() -> impl Strategy<Value = (usize, Vec<bool>)> {
-    (3usize..14, 3usize..14).prop_flat_map(|(w, h)| {
-        (
-            Just(w),
-            proptest::collection::vec(proptest::bool::weighted(0.7), w * h),
-        )
-    })
+    (3usize..14, 3usize..14)
+        .prop_flat_map(|(w, h)| (Just(w), proptest::collection::vec(proptest::bool::weighted(0.7), w * h)))
 }
 
 /// Cells between full-length membrane lines at the given columns and rows.
 fn grid(width: usize, height: usize, columns: &[usize], rows: &[usize]) -> GrayU8 {
-    GrayU8::from_fn(width, height, |x, y| {
-        if columns.contains(&x) || rows.contains(&y) {
-            0
-        } else {
-            255
-        }
-    })
+    GrayU8::from_fn(width, height, |x, y| if columns.contains(&x) || rows.contains(&y) { 0 } else { 255 })
 }
 
 fn in_unit_interval(report: &MetricsReport) -> Result<(), TestCaseError> {
@@ -146,11 +131,7 @@ fn mean_averages_each_metric() {
     let b = metrics::evaluate(&grid(9, 5, &[], &[]), &m).unwrap();
     assert_eq!(metrics::mean(&[a]), Some(a));
     let both = metrics::mean(&[a, b]).unwrap();
-    for ((key, mean), ((_, x), (_, y))) in both
-        .entries()
-        .iter()
-        .zip(a.entries().iter().zip(b.entries()))
-    {
+    for ((key, mean), ((_, x), (_, y))) in both.entries().iter().zip(a.entries().iter().zip(b.entries())) {
         assert_eq!(*mean, (x + y) / 2.0, "{key}");
     }
     assert_eq!(metrics::mean(&[]), None);
@@ -158,9 +139,7 @@ fn mean_averages_each_metric() {
 
 #[test]
 fn size_mismatch_is_an_error_naming_both_sizes() {
-    let err = metrics::evaluate(&grid(9, 5, &[4], &[]), &grid(8, 6, &[4], &[]))
-        .unwrap_err()
-        .to_string();
+    let err = metrics::evaluate(&grid(9, 5, &[4], &[]), &grid(8, 6, &[4], &[])).unwrap_err().to_string();
     assert!(err.contains("9x5") && err.contains("8x6"), "{err}");
     let probability = GrayF32::filled(3, 3, 0.5);
     assert!(metrics::evaluate(&probability, &grid(9, 5, &[], &[])).is_err());
@@ -170,12 +149,7 @@ fn size_mismatch_is_an_error_naming_both_sizes() {
 fn json_keys_are_exactly_the_documented_ones() {
     let m = grid(9, 5, &[4], &[]);
     let json = serde_json::to_value(metrics::evaluate(&m, &m).unwrap()).unwrap();
-    let keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
     let mut expected = vec![
         "v_rand",
         "v_rand_split",

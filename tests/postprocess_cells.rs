@@ -15,13 +15,7 @@ fn drawing(rows: &[&str]) -> GrayU8 {
 
 #[test]
 fn cells_are_4_connected_and_numbered_in_raster_order() {
-    let image = drawing(&[
-        "....###",
-        "##..###",
-        "##.....",
-        "..#..##",
-        "...#.##",
-    ]);
+    let image = drawing(&["....###", "##..###", "##.....", "..#..##", "...#.##"]);
     let cells = Cells::from_segmentation(&image);
     // The two diagonal pixels are separate cells; the right-hand block starts first.
     assert_eq!(cells.count(), 5);

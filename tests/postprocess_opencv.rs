@@ -41,7 +41,13 @@ fn read_png(path: &Path) -> Png {
     let mut bytes = vec![0; reader.output_buffer_size().expect("buffer size")];
     let info = reader.next_frame(&mut bytes).expect("fixture PNG data");
     bytes.truncate(info.buffer_size());
-    Png { width: info.width as usize, height: info.height as usize, color: info.color_type, depth: info.bit_depth, bytes }
+    Png {
+        width: info.width as usize,
+        height: info.height as usize,
+        color: info.color_type,
+        depth: info.bit_depth,
+        bytes,
+    }
 }
 
 fn read_gray8(path: &Path) -> GrayU8 {
@@ -227,7 +233,8 @@ fn chamfer_distance_matches_opencv() {
         if case.stores("distance") {
             let theirs = read_f32_rgba(&fixture(&format!("{}_distance.png", case.name)));
             assert_eq!(theirs.dims(), steps.distance.dims(), "{}", case.name);
-            let worst = steps.distance.data().iter().zip(theirs.data()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            let worst =
+                steps.distance.data().iter().zip(theirs.data()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             if worst > 1e-4 {
                 failures.push(format!("{}: distance off by up to {worst}", case.name));
             }
@@ -275,7 +282,12 @@ fn watershed_matches_opencv() {
         let steps = case.run();
         if case.stores("watershed") {
             let theirs = read_labels16(&fixture(&format!("{}_watershed.png", case.name)), 1);
-            check(&mut failures, &case, "watershed", differences(steps.watershed.data(), theirs.data(), theirs.width()));
+            check(
+                &mut failures,
+                &case,
+                "watershed",
+                differences(steps.watershed.data(), theirs.data(), theirs.width()),
+            );
         }
         check_hash(&mut failures, &case, "watershed", hash_i32(&steps.watershed));
     }

@@ -28,7 +28,8 @@ fn isbi_tiff_pairs_load_page_by_page() {
     let dir = scratch("tiff");
     let (w, h) = (8u32, 6u32);
     let images: Vec<Vec<u8>> = (0..3).map(|p| (0..w * h).map(|i| (i * 5 + p * 40) as u8).collect()).collect();
-    let masks: Vec<Vec<u8>> = (0..3).map(|p| (0..w * h).map(|i| if (i + p) % 3 == 0 { 0 } else { 255 }).collect()).collect();
+    let masks: Vec<Vec<u8>> =
+        (0..3).map(|p| (0..w * h).map(|i| if (i + p) % 3 == 0 { 0 } else { 255 }).collect()).collect();
     write_tiff(&dir.join("train-volume.tif"), &images, w, h);
     write_tiff(&dir.join("train-labels.tif"), &masks, w, h);
     let slices = load_slices(&dir).unwrap();

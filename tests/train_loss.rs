@@ -58,10 +58,8 @@ fn pixel_weighted_loss_matches_pytorch() {
     let refs: Vec<&Raster<u8>> = masks.iter().collect();
     let mut targets = Targets::new(&refs, 2, &LossWeighting::plain(2), &device).unwrap();
     let shape = usizes(&f["shape"]);
-    targets.weights = Tensor::from_data(
-        TensorData::new(floats(&f["pixel_weights"]), [shape[0], 1, shape[2], shape[3]]),
-        &device,
-    );
+    targets.weights =
+        Tensor::from_data(TensorData::new(floats(&f["pixel_weights"]), [shape[0], 1, shape[2], shape[3]]), &device);
     let got = scalar(loss::cross_entropy(logits, &targets));
     assert!((got - f["pixel_weighted"].as_f64().unwrap()).abs() < 1e-5, "pixel weighted {got}");
 }

@@ -82,10 +82,18 @@ pub fn symmetric_index(i: isize, n: usize) -> usize {
 /// pixels are read by [`symmetric_index`], as if the image had first been
 /// padded symmetrically by as much as needed. Fails only when pixels are
 /// requested from an empty image.
-pub fn crop_symmetric<T: Copy>(raster: &Raster<T>, x0: isize, y0: isize, width: usize, height: usize) -> Result<Raster<T>> {
+pub fn crop_symmetric<T: Copy>(
+    raster: &Raster<T>,
+    x0: isize,
+    y0: isize,
+    width: usize,
+    height: usize,
+) -> Result<Raster<T>> {
     let (w, h) = raster.dims();
     if width > 0 && height > 0 && (w == 0 || h == 0) {
-        return Err(Error::invalid(format!("cannot mirror-pad or crop {width}x{height} pixels from an empty {w}x{h} image")));
+        return Err(Error::invalid(format!(
+            "cannot mirror-pad or crop {width}x{height} pixels from an empty {w}x{h} image"
+        )));
     }
     let cols: Vec<usize> = (0..width).map(|x| symmetric_index(x0 + x as isize, w)).collect();
     let mut data = Vec::with_capacity(width * height);
@@ -116,9 +124,7 @@ pub fn pad_symmetric<T: Copy>(raster: &Raster<T>, padding: Padding) -> Result<Ra
 pub fn crop<T: Copy>(raster: &Raster<T>, x: usize, y: usize, width: usize, height: usize) -> Result<Raster<T>> {
     let (w, h) = raster.dims();
     if x.checked_add(width).is_none_or(|r| r > w) || y.checked_add(height).is_none_or(|b| b > h) {
-        return Err(Error::invalid(format!(
-            "crop of {width}x{height} at ({x}, {y}) does not fit in a {w}x{h} image"
-        )));
+        return Err(Error::invalid(format!("crop of {width}x{height} at ({x}, {y}) does not fit in a {w}x{h} image")));
     }
     let mut data = Vec::with_capacity(width * height);
     for row in y..y + height {

@@ -65,7 +65,9 @@ pub fn normalize_minmax<T: Copy + Into<f32>>(raster: &Raster<T>) -> GrayF32 {
 /// is not a finite positive number or `mean` is not finite.
 pub fn normalize_mean_std(image: &GrayF32, mean: f32, std: f32) -> Result<GrayF32> {
     if !(mean.is_finite() && std.is_finite() && std > 0.0) {
-        return Err(Error::invalid(format!("mean/std normalisation needs a finite mean and std > 0, got {mean} and {std}")));
+        return Err(Error::invalid(format!(
+            "mean/std normalisation needs a finite mean and std > 0, got {mean} and {std}"
+        )));
     }
     Ok(image.map(|v| (v - mean) / std))
 }

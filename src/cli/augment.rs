@@ -112,13 +112,20 @@ pub fn run(args: AugmentArgs) -> Result<()> {
         }],
     });
 
-    let flips = [(Flip::Vertical, "vertical", "Vertical"), (Flip::Horizontal, "horizontal", "Horizontal"), (Flip::Both, "both", "Both")];
+    let flips = [
+        (Flip::Vertical, "vertical", "Vertical"),
+        (Flip::Horizontal, "horizontal", "Horizontal"),
+        (Flip::Both, "both", "Both"),
+    ];
     let mut cells = Vec::new();
     for (how, slug, caption) in flips {
         cells.push(Cell {
             caption: caption.to_string(),
             image_file: gallery.gray(&format!("flip_{slug}.png"), &flip(&image, how))?,
-            mask_file: mask.as_ref().map(|m| gallery.gray(&format!("mask_flip_{slug}.png"), &flip(m, how))).transpose()?,
+            mask_file: mask
+                .as_ref()
+                .map(|m| gallery.gray(&format!("mask_flip_{slug}.png"), &flip(m, how)))
+                .transpose()?,
         });
     }
     rows.push(Row { title: "Flip", cells });
@@ -126,21 +133,30 @@ pub fn run(args: AugmentArgs) -> Result<()> {
     let mut cells = Vec::new();
     for std in [10u32, 50, 100] {
         let noisy = gaussian_noise(&image, f64::from(std), &mut rng)?;
-        cells.push(intensity_cell(format!("Standard deviation: {std}"), gallery.gray(&format!("gaussian_{std}.png"), &noisy)?));
+        cells.push(intensity_cell(
+            format!("Standard deviation: {std}"),
+            gallery.gray(&format!("gaussian_{std}.png"), &noisy)?,
+        ));
     }
     rows.push(Row { title: "Gaussian noise", cells });
 
     let mut cells = Vec::new();
     for level in [10u32, 50, 100] {
         let noisy = uniform_noise(&image, -f64::from(level), f64::from(level), &mut rng)?;
-        cells.push(intensity_cell(format!("Intensity: {level} (uniform in [-{level}, {level}))"), gallery.gray(&format!("uniform_{level}.png"), &noisy)?));
+        cells.push(intensity_cell(
+            format!("Intensity: {level} (uniform in [-{level}, {level}))"),
+            gallery.gray(&format!("uniform_{level}.png"), &noisy)?,
+        ));
     }
     rows.push(Row { title: "Uniform noise", cells });
 
     let mut cells = Vec::new();
     for delta in [10i32, 20, 30] {
         let brighter = brightness(&image, delta);
-        cells.push(intensity_cell(format!("Intensity: +{delta}"), gallery.gray(&format!("brightness_{delta}.png"), &brighter)?));
+        cells.push(intensity_cell(
+            format!("Intensity: +{delta}"),
+            gallery.gray(&format!("brightness_{delta}.png"), &brighter)?,
+        ));
     }
     rows.push(Row { title: "Brightness", cells });
 
@@ -167,14 +183,20 @@ pub fn run(args: AugmentArgs) -> Result<()> {
         crops.push(Cell {
             caption: caption.to_string(),
             image_file: gallery.gray(&format!("crop_{slug}.png"), &window(&image)?)?,
-            mask_file: mask.as_ref().map(|m| gallery.gray(&format!("mask_crop_{slug}.png"), &window(m)?)).transpose()?,
+            mask_file: mask
+                .as_ref()
+                .map(|m| gallery.gray(&format!("mask_crop_{slug}.png"), &window(m)?))
+                .transpose()?,
         });
         let framed = |r: &GrayU8| framed_tile(r, x, y, crop_size);
         let tile = crop_size + 2 * PAD_MARGIN;
         pads.push(Cell {
             caption: caption.to_string(),
             image_file: gallery.rgb(&format!("pad_{slug}.png"), tile, tile, &framed(&image)?)?,
-            mask_file: mask.as_ref().map(|m| gallery.rgb(&format!("mask_pad_{slug}.png"), tile, tile, &framed(m)?)).transpose()?,
+            mask_file: mask
+                .as_ref()
+                .map(|m| gallery.rgb(&format!("mask_pad_{slug}.png"), tile, tile, &framed(m)?))
+                .transpose()?,
         });
     }
     rows.push(Row { title: "Crop", cells: crops });

@@ -53,7 +53,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .into_iter()
             .next()
             .ok_or_else(|| Error::file(image_path, "the file holds no image"))?;
-        let result = segment_page(model.as_ref(), &page, &options, &params, name).map_err(|e| Error::file(image_path, e))?;
+        let result =
+            segment_page(model.as_ref(), &page, &options, &params, name).map_err(|e| Error::file(image_path, e))?;
         let report = metrics::evaluate(&result.mask, &truth).map_err(|e| Error::file(image_path, e))?;
         if !args.json {
             print_row(name, &report, scored.is_empty());
@@ -122,7 +123,10 @@ fn file_stem(path: &Path) -> String {
 /// One table row (with the header before the first).
 fn print_row(name: &str, r: &MetricsReport, header: bool) {
     if header {
-        println!("{:<16} {:>9} {:>9} {:>9} {:>9} {:>9}", "image", "pixel_acc", "v_rand", "v_info", "iou_cell", "dice_cell");
+        println!(
+            "{:<16} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "image", "pixel_acc", "v_rand", "v_info", "iou_cell", "dice_cell"
+        );
     }
     println!(
         "{:<16} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>9.4}",

@@ -55,12 +55,19 @@ pub fn run(args: ForwardArgs) -> Result<()> {
 /// Logits `[classes, H', W']` of one forward pass over `image`, min-max normalised
 /// to `[0, 1]` over the whole image. Fails, listing the accepted sizes, when the
 /// network cannot take the image's size.
-fn whole_image_logits<T: Copy + Into<f32>>(model: &UNet, image: &Raster<T>, path: &Path) -> Result<([usize; 3], Vec<f32>)> {
+fn whole_image_logits<T: Copy + Into<f32>>(
+    model: &UNet,
+    image: &Raster<T>,
+    path: &Path,
+) -> Result<([usize; 3], Vec<f32>)> {
     let config = model.config();
     let (w, h) = image.dims();
     for (axis, size) in [("width", w), ("height", h)] {
         if config.output_size(size).is_none() {
-            return Err(Error::file(path, format!("image {axis} {size} does not suit the network: {}", accepted_sizes(config, size))));
+            return Err(Error::file(
+                path,
+                format!("image {axis} {size} does not suit the network: {}", accepted_sizes(config, size)),
+            ));
         }
     }
     let scale = MinMax::of(image.data());
@@ -69,9 +76,7 @@ fn whole_image_logits<T: Copy + Into<f32>>(model: &UNet, image: &Raster<T>, path
     let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, h, w]), &device);
     let logits = model.forward(input);
     let [_, classes, oh, ow] = logits.dims();
-    let data = logits
-        .try_into_data()
-        .map_err(|e| Error::invalid(format!("reading the logits back failed: {e:?}")))?;
+    let data = logits.try_into_data().map_err(|e| Error::invalid(format!("reading the logits back failed: {e:?}")))?;
     let values = data
         .try_into_vec::<f32>()
         .map_err(|e| Error::invalid(format!("the network returned non-f32 logits: {e:?}")))?;
@@ -83,11 +88,8 @@ fn accepted_sizes(config: &UNetConfig, size: usize) -> String {
     let rule = match config.padding {
         Padding::Same => format!("multiples of {}", 1usize << (config.depth - 1)),
         Padding::Valid => {
-            let first: Vec<String> = (1..)
-                .filter(|&s| config.output_size(s).is_some())
-                .take(3)
-                .map(|s| s.to_string())
-                .collect();
+            let first: Vec<String> =
+                (1..).filter(|&s| config.output_size(s).is_some()).take(3).map(|s| s.to_string()).collect();
             format!("{}, ... in steps of {}", first.join(", "), 1usize << (config.depth - 1))
         }
     };

@@ -44,9 +44,7 @@ enum PredictionImage {
 /// the format's maximum, a probability map (value / maximum) otherwise.
 fn read_prediction(path: &Path) -> Result<PredictionImage> {
     let pages = imageio::read_pages(path)?;
-    let first = pages
-        .first()
-        .ok_or_else(|| Error::file(path, "the file holds no image"))?;
+    let first = pages.first().ok_or_else(|| Error::file(path, "the file holds no image"))?;
     let mask = match first {
         GrayImage::U8(r) if r.data().iter().all(|&v| v == 0 || v == u8::MAX) => Some(r.clone()),
         GrayImage::U16(r) if r.data().iter().all(|&v| v == 0 || v == u16::MAX) => {
@@ -74,10 +72,9 @@ pub fn run(args: MetricsArgs) -> Result<()> {
     let truth = imageio::read_gray8(&args.truth)?;
     let (prediction, kind) = match &prediction {
         PredictionImage::Mask(m) => (Prediction::Mask(m), "segmentation"),
-        PredictionImage::Probability(p) => (
-            Prediction::Probability(p),
-            "probability map; ISBI scores at the best of thresholds 0.0..1.0",
-        ),
+        PredictionImage::Probability(p) => {
+            (Prediction::Probability(p), "probability map; ISBI scores at the best of thresholds 0.0..1.0")
+        }
     };
     if prediction.dims() != truth.dims() {
         let (pw, ph) = prediction.dims();

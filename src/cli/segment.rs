@@ -80,9 +80,7 @@ fn parse_threshold(text: &str) -> std::result::Result<Threshold, String> {
     if text.eq_ignore_ascii_case("otsu") {
         return Ok(Threshold::Otsu);
     }
-    text.parse::<u8>()
-        .map(Threshold::Fixed)
-        .map_err(|_| format!("'{text}' is neither 'otsu' nor a level 0..=255"))
+    text.parse::<u8>().map(Threshold::Fixed).map_err(|_| format!("'{text}' is neither 'otsu' nor a level 0..=255"))
 }
 
 /// Everything `segment` computes for one image.
@@ -154,9 +152,11 @@ pub fn segment_page(
 /// Runs the subcommand: every input is tried; failures are reported as they
 /// happen and make the exit status non-zero at the end.
 pub fn run(args: SegmentArgs) -> Result<()> {
-    let params = PostprocessParams { threshold: args.threshold, fg_fraction: args.fg_fraction, ..PostprocessParams::default() };
+    let params =
+        PostprocessParams { threshold: args.threshold, fg_fraction: args.fg_fraction, ..PostprocessParams::default() };
     params.validate()?;
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::file(&args.out, format!("cannot create the output folder: {e}")))?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Error::file(&args.out, format!("cannot create the output folder: {e}")))?;
     let model = load_predictor(args.weights.as_deref(), args.device)?;
     let options = TileOptions { edges: args.edges, ..TileOptions::default() };
     let mut failed = 0;

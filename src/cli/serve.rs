@@ -33,9 +33,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let site = Site::new(&args.root)?;
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .map_err(|e| Error::invalid(format!("cannot listen on {}:{}: {e}", args.host, args.port)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::invalid(format!("cannot read the listening address: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| Error::invalid(format!("cannot read the listening address: {e}")))?;
     if site.missing_wasm() {
         eprintln!("warning: {} is missing; build it with scripts/build-web.sh", site.pkg.join("unetseg.js").display());
     }
@@ -267,7 +265,10 @@ mod tests {
         assert_eq!(site.route("GET", "/"), Reply::File(root.join("www/index.html"), "text/html; charset=utf-8"));
         assert_eq!(site.route("GET", "/?bench"), Reply::File(root.join("www/index.html"), "text/html; charset=utf-8"));
         assert_eq!(site.route("GET", "/samples/a.png"), Reply::File(root.join("www/samples/a.png"), "image/png"));
-        assert_eq!(site.route("HEAD", "/pkg/unetseg_bg.wasm"), Reply::File(root.join("pkg/unetseg_bg.wasm"), "application/wasm"));
+        assert_eq!(
+            site.route("HEAD", "/pkg/unetseg_bg.wasm"),
+            Reply::File(root.join("pkg/unetseg_bg.wasm"), "application/wasm")
+        );
         assert_eq!(
             site.route("GET", "/weights/default.safetensors"),
             Reply::File(root.join("weights/default.safetensors"), "application/octet-stream")

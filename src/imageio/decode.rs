@@ -40,9 +40,8 @@ pub fn decode_pages(bytes: &[u8], name: &str) -> Result<Vec<GrayImage>> {
     if bytes.is_empty() {
         return Err(Error::file(name, "the file is empty"));
     }
-    let format = image::guess_format(bytes).map_err(|_| {
-        Error::file(name, "not a PNG, JPEG or TIFF file (unrecognised signature)")
-    })?;
+    let format = image::guess_format(bytes)
+        .map_err(|_| Error::file(name, "not a PNG, JPEG or TIFF file (unrecognised signature)"))?;
     let pages = match format {
         ImageFormat::Tiff => decode_tiff(bytes),
         ImageFormat::Png | ImageFormat::Jpeg => decode_single(bytes, format).map(|page| vec![page]),
@@ -125,9 +124,8 @@ fn luma_u16(samples: &[u16], stride: usize) -> Vec<u16> {
 fn decode_tiff(bytes: &[u8]) -> std::result::Result<Vec<GrayImage>, String> {
     let mut limits = TiffLimits::default();
     limits.decoding_buffer_size = usize::try_from(MAX_PIXELS_PER_PAGE * MAX_BYTES_PER_PIXEL).unwrap_or(usize::MAX);
-    let mut decoder = TiffDecoder::new(Cursor::new(bytes))
-        .map_err(|e| format!("cannot decode as TIFF: {e}"))?
-        .with_limits(limits);
+    let mut decoder =
+        TiffDecoder::new(Cursor::new(bytes)).map_err(|e| format!("cannot decode as TIFF: {e}"))?.with_limits(limits);
     let mut pages = Vec::new();
     let mut total_pixels = 0u64;
     loop {
@@ -142,7 +140,10 @@ fn decode_tiff(bytes: &[u8]) -> std::result::Result<Vec<GrayImage>, String> {
 }
 
 /// Decodes the decoder's current TIFF page, adding its size to `total_pixels`.
-fn tiff_page(decoder: &mut TiffDecoder<Cursor<&[u8]>>, total_pixels: &mut u64) -> std::result::Result<GrayImage, String> {
+fn tiff_page(
+    decoder: &mut TiffDecoder<Cursor<&[u8]>>,
+    total_pixels: &mut u64,
+) -> std::result::Result<GrayImage, String> {
     let (width, height) = decoder.dimensions().map_err(|e| e.to_string())?;
     let (w, h) = (u64::from(width), u64::from(height));
     check_page_size(w, h)?;

@@ -4,8 +4,15 @@ use crate::error::{Error, Result};
 use crate::raster::{GrayU8, Raster};
 
 /// Encodes raw samples (16-bit ones big-endian, as PNG stores them).
-fn encode_png(width: usize, height: usize, color: png::ColorType, depth: png::BitDepth, bytes: &[u8]) -> Result<Vec<u8>> {
-    let dims_error = || Error::invalid(format!("cannot encode a {width}x{height} image as PNG (needs 1..=2^31-1 pixels a side)"));
+fn encode_png(
+    width: usize,
+    height: usize,
+    color: png::ColorType,
+    depth: png::BitDepth,
+    bytes: &[u8],
+) -> Result<Vec<u8>> {
+    let dims_error =
+        || Error::invalid(format!("cannot encode a {width}x{height} image as PNG (needs 1..=2^31-1 pixels a side)"));
     if width == 0 || height == 0 {
         return Err(dims_error());
     }

@@ -31,10 +31,7 @@ pub fn read_mask(path: &Path) -> Result<GrayU8> {
     if offending > 0 {
         return Err(Error::file(
             path,
-            format!(
-                "not a binary mask: {offending} of {} pixels are neither 0 nor 255",
-                mask.data().len()
-            ),
+            format!("not a binary mask: {offending} of {} pixels are neither 0 nor 255", mask.data().len()),
         ));
     }
     Ok(mask)

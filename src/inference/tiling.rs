@@ -194,13 +194,12 @@ pub fn receptive_margin(config: &UNetConfig) -> usize {
 /// that keeps at least one pooling cell between `context` pixels on both sides.
 fn largest_window(config: &UNetConfig, context: usize, max_tile: usize) -> Result<usize> {
     let grid = pooling_grid(config);
-    (1..=max_tile)
-        .rev()
-        .find(|&s| s >= 2 * context + grid && config.output_size(s).is_some())
-        .ok_or_else(|| {
-            let needed = config.valid_input_size_at_least(grid + 2 * context);
-            Error::invalid(format!("tiles of at most {max_tile} px are too small for this network (it needs at least {needed} px)"))
-        })
+    (1..=max_tile).rev().find(|&s| s >= 2 * context + grid && config.output_size(s).is_some()).ok_or_else(|| {
+        let needed = config.valid_input_size_at_least(grid + 2 * context);
+        Error::invalid(format!(
+            "tiles of at most {max_tile} px are too small for this network (it needs at least {needed} px)"
+        ))
+    })
 }
 
 /// The smallest core of at least `min_core` pixels that the network accepts with
@@ -212,7 +211,13 @@ fn allowed_core(config: &UNetConfig, min_core: usize, context: usize) -> usize {
 /// Covers `0..length` with as few windows as `max_tile` allows, each as small as
 /// possible, keeping only pixels `context` inside a window; windows reach past both
 /// image borders by `context` and more, spread symmetrically around the image.
-fn plan_axis_mirrored(config: &UNetConfig, length: usize, context: usize, grid: usize, max_tile: usize) -> Result<AxisPlan> {
+fn plan_axis_mirrored(
+    config: &UNetConfig,
+    length: usize,
+    context: usize,
+    grid: usize,
+    max_tile: usize,
+) -> Result<AxisPlan> {
     let max_core = largest_window(config, context, max_tile)? - 2 * context;
     let floor_grid = |c: usize| c / grid * grid;
     let (count, core) = if length <= max_core {
@@ -230,10 +235,8 @@ fn plan_axis_mirrored(config: &UNetConfig, length: usize, context: usize, grid: 
     let extent = (count - 1) * step + core;
     let first = -(floor_grid((extent - length) / 2) as isize);
     let core_starts: Vec<isize> = (0..count).map(|i| first + (i * step) as isize).collect();
-    let keeps = core_starts
-        .iter()
-        .map(|&s| s.max(0) as usize..(s + core as isize).min(length as isize) as usize)
-        .collect();
+    let keeps =
+        core_starts.iter().map(|&s| s.max(0) as usize..(s + core as isize).min(length as isize) as usize).collect();
     let starts = core_starts.iter().map(|&s| s - context as isize).collect();
     Ok(AxisPlan { length, window: core + 2 * context, starts, keeps })
 }
@@ -299,7 +302,8 @@ mod tests {
         for len in [1, 15, 16, 17, 388, 500, 511, 512, 1000, 4096] {
             for config in [UNetConfig::seed(), UNetConfig::compact()] {
                 for edges in [Edges::ZeroPadding, Edges::Mirror] {
-                    let plan = TilePlan::new(&config, len, 7, &TileOptions { edges, ..TileOptions::default() }).unwrap();
+                    let plan =
+                        TilePlan::new(&config, len, 7, &TileOptions { edges, ..TileOptions::default() }).unwrap();
                     let shrink = plan.shrink as isize;
                     assert!(plan.x.starts.iter().all(|s| (s + shrink).rem_euclid(16) == 0), "{len}: {:?}", plan.x);
                     assert!(plan.x.coverage().iter().all(|&c| c >= 1), "{len}: {:?}", plan.x);

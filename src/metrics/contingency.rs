@@ -39,8 +39,7 @@ impl ForegroundTable {
                 "predicted labels are {pw}x{ph} but ground-truth labels are {tw}x{th}"
             )));
         }
-        let max_label =
-            |labels: &Labels| labels.data().iter().copied().max().unwrap_or(0).max(0) as usize;
+        let max_label = |labels: &Labels| labels.data().iter().copied().max().unwrap_or(0).max(0) as usize;
         let mut truth_sizes = vec![0u64; max_label(truth) + 1];
         let mut predicted_sizes = vec![0u64; max_label(predicted) + 1];
         let mut pairs = Vec::new();

@@ -26,10 +26,7 @@ use super::SplitMergeScores;
 /// order makes equal multisets of counts give bit-identical sums, which keeps
 /// the scores of identical partitions exactly 1.
 fn sum_c_ln_c(sorted_counts: &[u64]) -> f64 {
-    sorted_counts
-        .iter()
-        .map(|&c| c as f64 * (c as f64).ln())
-        .sum()
+    sorted_counts.iter().map(|&c| c as f64 * (c as f64).ln()).sum()
 }
 
 /// Quotient with the 0/0 = 1 convention, clamped to [0, 1] against rounding.
@@ -54,21 +51,10 @@ pub fn info_scores(table: &ForegroundTable) -> SplitMergeScores {
     let joint = sum_c_ln_c(&table.overlaps);
     let truth = sum_c_ln_c(&table.truth_sizes);
     let predicted = sum_c_ln_c(&table.predicted_sizes);
-    let entropy_truth = if table.truth_sizes.len() == 1 {
-        0.0
-    } else {
-        ln_n - truth / n
-    };
-    let entropy_predicted = if table.predicted_parts() == 1 {
-        0.0
-    } else {
-        ln_n - predicted / n
-    };
-    let mutual = if entropy_truth == 0.0 || entropy_predicted == 0.0 {
-        0.0
-    } else {
-        ln_n - (predicted + truth - joint) / n
-    };
+    let entropy_truth = if table.truth_sizes.len() == 1 { 0.0 } else { ln_n - truth / n };
+    let entropy_predicted = if table.predicted_parts() == 1 { 0.0 } else { ln_n - predicted / n };
+    let mutual =
+        if entropy_truth == 0.0 || entropy_predicted == 0.0 { 0.0 } else { ln_n - (predicted + truth - joint) / n };
     SplitMergeScores {
         score: ratio(2.0 * mutual, entropy_predicted + entropy_truth),
         split: ratio(mutual, entropy_predicted),

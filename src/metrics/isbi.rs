@@ -51,10 +51,7 @@ pub struct IsbiScorer {
 impl IsbiScorer {
     /// Prepares the ground truth, a cell mask (`true` = cell interior).
     pub fn new(truth_cell: &Raster<bool>) -> Self {
-        Self {
-            truth: label_regions(truth_cell).0,
-            truth_thinned: label_regions(&thin_membranes(truth_cell)).0,
-        }
+        Self { truth: label_regions(truth_cell).0, truth_thinned: label_regions(&thin_membranes(truth_cell)).0 }
     }
 
     /// All four score families of one binary prediction (a cell mask of
@@ -63,15 +60,10 @@ impl IsbiScorer {
         if predicted_cell.dims() != self.truth.dims() {
             let (pw, ph) = predicted_cell.dims();
             let (tw, th) = self.truth.dims();
-            return Err(Error::invalid(format!(
-                "prediction is {pw}x{ph} but ground truth is {tw}x{th}"
-            )));
+            return Err(Error::invalid(format!("prediction is {pw}x{ph} but ground truth is {tw}x{th}")));
         }
         let unthinned = ForegroundTable::new(&self.truth, &label_regions(predicted_cell).0)?;
-        let thinned = ForegroundTable::new(
-            &self.truth_thinned,
-            &label_regions(&thin_membranes(predicted_cell)).0,
-        )?;
+        let thinned = ForegroundTable::new(&self.truth_thinned, &label_regions(&thin_membranes(predicted_cell)).0)?;
         Ok(IsbiScores {
             rand: rand_scores(&thinned),
             info: info_scores(&thinned),
@@ -104,9 +96,7 @@ mod tests {
     use super::*;
 
     fn mask(rows: &[&str]) -> Raster<bool> {
-        Raster::from_fn(rows[0].len(), rows.len(), |x, y| {
-            rows[y].as_bytes()[x] == b'#'
-        })
+        Raster::from_fn(rows[0].len(), rows.len(), |x, y| rows[y].as_bytes()[x] == b'#')
     }
 
     #[test]
@@ -128,11 +118,7 @@ mod tests {
 
     #[test]
     fn keep_best_keeps_the_parts_of_the_best_candidate_per_family() {
-        let s = |score, split, merge| SplitMergeScores {
-            score,
-            split,
-            merge,
-        };
+        let s = |score, split, merge| SplitMergeScores { score, split, merge };
         let a = IsbiScores {
             rand: s(0.5, 0.4, 0.6),
             info: s(0.9, 0.9, 0.9),

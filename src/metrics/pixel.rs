@@ -40,20 +40,13 @@ pub fn pixel_scores(predicted: &Raster<bool>, truth: &Raster<bool>) -> PixelScor
         if union == 0 {
             (1.0, 1.0)
         } else {
-            (
-                both as f64 / union as f64,
-                2.0 * both as f64 / (in_truth + in_prediction) as f64,
-            )
+            (both as f64 / union as f64, 2.0 * both as f64 / (in_truth + in_prediction) as f64)
         }
     };
     let (iou_membrane, dice_membrane) = overlap(0);
     let (iou_cell, dice_cell) = overlap(1);
     PixelScores {
-        accuracy: if total == 0 {
-            1.0
-        } else {
-            agree as f64 / total as f64
-        },
+        accuracy: if total == 0 { 1.0 } else { agree as f64 / total as f64 },
         iou_membrane,
         iou_cell,
         dice_membrane,
@@ -85,10 +78,7 @@ mod tests {
     fn class_absent_from_both_scores_one_and_from_one_scores_zero() {
         let all_cell = mask(&[1, 1, 1]);
         let s = pixel_scores(&all_cell, &all_cell);
-        assert_eq!(
-            (s.iou_membrane, s.dice_membrane, s.accuracy),
-            (1.0, 1.0, 1.0)
-        );
+        assert_eq!((s.iou_membrane, s.dice_membrane, s.accuracy), (1.0, 1.0, 1.0));
         let s = pixel_scores(&mask(&[1, 0, 1]), &all_cell);
         assert_eq!((s.iou_membrane, s.dice_membrane), (0.0, 0.0));
     }

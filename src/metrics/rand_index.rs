@@ -31,11 +31,7 @@ pub fn rand_scores(table: &ForegroundTable) -> SplitMergeScores {
         return SplitMergeScores::PERFECT;
     }
     let (joint, truth, predicted) = (joint as f64, truth as f64, predicted as f64);
-    SplitMergeScores {
-        score: 2.0 * joint / (predicted + truth),
-        split: joint / truth,
-        merge: joint / predicted,
-    }
+    SplitMergeScores { score: 2.0 * joint / (predicted + truth), split: joint / truth, merge: joint / predicted }
 }
 
 #[cfg(test)]
@@ -66,9 +62,6 @@ mod tests {
 
     #[test]
     fn nothing_counted_is_perfect() {
-        assert_eq!(
-            rand_scores(&table(&[], &[], &[], 0)),
-            SplitMergeScores::PERFECT
-        );
+        assert_eq!(rand_scores(&table(&[], &[], &[], 0)), SplitMergeScores::PERFECT);
     }
 }

@@ -62,10 +62,8 @@ const fn deletion_tables() -> [[bool; 256]; 2] {
     let mut code = 0;
     while code < 256 {
         let base = g1_and_g2(code);
-        let g3 = !((neighbour(code, 2) || neighbour(code, 3) || !neighbour(code, 8))
-            && neighbour(code, 1));
-        let g3p = !((neighbour(code, 6) || neighbour(code, 7) || !neighbour(code, 4))
-            && neighbour(code, 5));
+        let g3 = !((neighbour(code, 2) || neighbour(code, 3) || !neighbour(code, 8)) && neighbour(code, 1));
+        let g3p = !((neighbour(code, 6) || neighbour(code, 7) || !neighbour(code, 4)) && neighbour(code, 5));
         tables[0][code] = base && g3;
         tables[1][code] = base && g3p;
         code += 1;
@@ -173,29 +171,15 @@ mod tests {
     use super::*;
 
     fn bitmap(rows: &[&str]) -> Raster<bool> {
-        Raster::from_fn(rows[0].len(), rows.len(), |x, y| {
-            rows[y].as_bytes()[x] == b'#'
-        })
+        Raster::from_fn(rows[0].len(), rows.len(), |x, y| rows[y].as_bytes()[x] == b'#')
     }
 
     #[test]
     fn thick_bar_becomes_its_centre_line() {
         // Expected result from skimage.morphology.thin on the same bitmap.
-        let mut px = bitmap(&[
-            ".........",
-            ".#######.",
-            ".#######.",
-            ".#######.",
-            ".........",
-        ]);
+        let mut px = bitmap(&[".........", ".#######.", ".#######.", ".#######.", "........."]);
         thin(&mut px);
-        let expected = bitmap(&[
-            ".........",
-            ".........",
-            "..#####..",
-            ".........",
-            ".........",
-        ]);
+        let expected = bitmap(&[".........", ".........", "..#####..", ".........", "........."]);
         assert_eq!(px, expected);
     }
 
@@ -218,9 +202,6 @@ mod tests {
 
         let mut bare = membrane.clone();
         thin(&mut bare);
-        assert!(
-            !bare.row(0).iter().any(|&m| m),
-            "bare thinning keeps the top end"
-        );
+        assert!(!bare.row(0).iter().any(|&m| m), "bare thinning keeps the top end");
     }
 }

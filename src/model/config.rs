@@ -35,14 +35,7 @@ pub struct UNetConfig {
 impl UNetConfig {
     /// The original project's CleanU_Net: valid 3x3 convolutions, 64-128-256-512-1024, no batch norm.
     pub fn seed() -> Self {
-        Self {
-            depth: 5,
-            base_channels: 64,
-            padding: Padding::Valid,
-            batch_norm: false,
-            in_channels: 1,
-            classes: 2,
-        }
+        Self { depth: 5, base_channels: 64, padding: Padding::Valid, batch_norm: false, in_channels: 1, classes: 2 }
     }
 
     /// The web default: the same layers and parameter names as [`seed`](Self::seed) at
@@ -56,9 +49,7 @@ impl UNetConfig {
         match name {
             "seed" => Ok(Self::seed()),
             "compact" => Ok(Self::compact()),
-            other => Err(Error::invalid(format!(
-                "unknown model preset '{other}' (expected 'seed' or 'compact')"
-            ))),
+            other => Err(Error::invalid(format!("unknown model preset '{other}' (expected 'seed' or 'compact')"))),
         }
     }
 
@@ -73,10 +64,7 @@ impl UNetConfig {
             return Err(Error::invalid(format!("U-Net depth must be 1..=8, got {}", self.depth)));
         }
         if self.base_channels == 0 || self.base_channels > 4096 {
-            return Err(Error::invalid(format!(
-                "U-Net base_channels must be 1..=4096, got {}",
-                self.base_channels
-            )));
+            return Err(Error::invalid(format!("U-Net base_channels must be 1..=4096, got {}", self.base_channels)));
         }
         if self.in_channels == 0 || self.classes == 0 {
             return Err(Error::invalid("U-Net in_channels and classes must be at least 1"));

@@ -351,7 +351,8 @@ impl CpuUNet {
     /// `[height, width]`; both sides must be multiples of `2^(depth - 1)`.
     pub fn forward(&self, image: &[f32], height: usize, width: usize) -> Result<Vec<f32>> {
         let factor = 1 << (self.config.depth - 1);
-        if self.config.in_channels != 1 || height % factor != 0 || width % factor != 0 || image.len() != height * width {
+        if self.config.in_channels != 1 || height % factor != 0 || width % factor != 0 || image.len() != height * width
+        {
             return Err(Error::invalid(format!(
                 "the CPU engine needs a 1-channel image with sides that are multiples of {factor}, got {} values for {width}x{height}",
                 image.len()
@@ -454,7 +455,9 @@ fn for_row_chunks(rows: usize, body: impl Fn(core::ops::Range<usize>) + Sync) {
 fn conv3x3(conv: &burn::nn::conv::Conv2d, parts: &[usize]) -> Result<Conv3x3> {
     let [out, cin, kh, kw] = conv.weight.dims();
     if (kh, kw) != (3, 3) || parts.iter().sum::<usize>() != cin {
-        return Err(Error::invalid(format!("expected a 3x3 convolution over {parts:?} channels, found {out}x{cin}x{kh}x{kw}")));
+        return Err(Error::invalid(format!(
+            "expected a 3x3 convolution over {parts:?} channels, found {out}x{cin}x{kh}x{kw}"
+        )));
     }
     Ok(Conv3x3::new(values(conv.weight.val())?, bias_values(&conv.bias, out)?, cin, parts))
 }

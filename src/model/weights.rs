@@ -30,15 +30,11 @@ pub enum Precision {
 pub fn to_bytes(model: &UNet, precision: Precision) -> Result<Vec<u8>> {
     let config_json = serde_json::to_string(model.config())
         .map_err(|e| Error::invalid(format!("cannot serialise the model config: {e}")))?;
-    let mut store = SafetensorsStore::from_bytes(None)
-        .metadata("format", FORMAT)
-        .metadata(CONFIG_KEY, config_json);
+    let mut store = SafetensorsStore::from_bytes(None).metadata("format", FORMAT).metadata(CONFIG_KEY, config_json);
     if precision == Precision::F16 {
         store = store.with_to_adapter(HalfPrecisionAdapter::new());
     }
-    model
-        .save_into(&mut store)
-        .map_err(|e| Error::invalid(format!("cannot serialise the model weights: {e}")))?;
+    model.save_into(&mut store).map_err(|e| Error::invalid(format!("cannot serialise the model weights: {e}")))?;
     store.get_bytes().map_err(|e| Error::invalid(format!("cannot serialise the model weights: {e}")))
 }
 
@@ -59,9 +55,7 @@ fn read_header(bytes: &[u8], name: &str) -> Result<(UNetConfig, bool)> {
     }
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len as usize])
         .map_err(|e| not_weights(&format!("the safetensors header is not valid JSON ({e})")))?;
-    let metadata = header
-        .get("__metadata__")
-        .ok_or_else(|| not_weights("the safetensors file has no metadata"))?;
+    let metadata = header.get("__metadata__").ok_or_else(|| not_weights("the safetensors file has no metadata"))?;
     if metadata.get("format").and_then(|v| v.as_str()) != Some(FORMAT) {
         return Err(not_weights(&format!("the metadata has no format = \"{FORMAT}\"")));
     }
@@ -88,9 +82,7 @@ pub fn load_from_bytes(bytes: &[u8], name: &str, device: &Device) -> Result<UNet
         // Widens the f16 tensors to f32 (the adapter converts in whichever direction the source is not).
         store = store.with_from_adapter(HalfPrecisionAdapter::new());
     }
-    let result = model
-        .load_from(&mut store)
-        .map_err(|e| Error::file(name, format!("cannot load the weights: {e}")))?;
+    let result = model.load_from(&mut store).map_err(|e| Error::file(name, format!("cannot load the weights: {e}")))?;
     if !result.unused.is_empty() {
         return Err(Error::file(
             name,

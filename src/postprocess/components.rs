@@ -45,7 +45,12 @@ pub fn connected_components(mask: &GrayU8, connectivity: Connectivity) -> Compon
 /// of `mask` (and of `mask`'s size); its other values are left as they are,
 /// so a caller can fill in the background beforehand. Fails when the sizes
 /// differ or `first` is not positive.
-pub fn label_components_into(mask: &GrayU8, connectivity: Connectivity, labels: &mut Labels, first: i32) -> Result<usize> {
+pub fn label_components_into(
+    mask: &GrayU8,
+    connectivity: Connectivity,
+    labels: &mut Labels,
+    first: i32,
+) -> Result<usize> {
     if mask.dims() != labels.dims() || first <= 0 {
         return Err(Error::invalid(format!(
             "cannot label the components of a {}x{} mask into {}x{} labels from {first}",
@@ -93,7 +98,14 @@ pub fn label_components_into(mask: &GrayU8, connectivity: Connectivity, labels: 
 }
 
 /// Gives `label` to the component of `mask` that contains pixel index `start`.
-fn flood(mask: &GrayU8, labels: &mut Labels, connectivity: Connectivity, start: usize, label: i32, stack: &mut Vec<usize>) {
+fn flood(
+    mask: &GrayU8,
+    labels: &mut Labels,
+    connectivity: Connectivity,
+    start: usize,
+    label: i32,
+    stack: &mut Vec<usize>,
+) {
     let (width, height) = mask.dims();
     let src = mask.data();
     let dst = labels.data_mut();

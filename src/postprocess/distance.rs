@@ -49,7 +49,18 @@ pub fn opencv_chamfer5(image: &GrayU8) -> GrayF32 {
         let (passed, rest) = buf.split_at_mut((y + PAD) * stride);
         let up2 = &passed[y * stride..(y + 1) * stride];
         let up1 = &passed[(y + 1) * stride..(y + 2) * stride];
-        combine_row(&mut across, [&up2[PAD - 1..], &up2[PAD + 1..], &up1[PAD - 2..], &up1[PAD - 1..], &up1[PAD..], &up1[PAD + 1..], &up1[PAD + 2..]]);
+        combine_row(
+            &mut across,
+            [
+                &up2[PAD - 1..],
+                &up2[PAD + 1..],
+                &up1[PAD - 2..],
+                &up1[PAD - 1..],
+                &up1[PAD..],
+                &up1[PAD + 1..],
+                &up1[PAD + 2..],
+            ],
+        );
         let row = &mut rest[PAD..PAD + width];
         let mut left = NO_ZERO_DISTANCE;
         for ((d, &v), &a) in row.iter_mut().zip(image.row(y)).zip(&across) {
@@ -63,7 +74,18 @@ pub fn opencv_chamfer5(image: &GrayU8) -> GrayF32 {
         let (upto, below) = buf.split_at_mut((y + PAD + 1) * stride);
         let down1 = &below[..stride];
         let down2 = &below[stride..2 * stride];
-        combine_row(&mut across, [&down2[PAD + 1..], &down2[PAD - 1..], &down1[PAD + 2..], &down1[PAD + 1..], &down1[PAD..], &down1[PAD - 1..], &down1[PAD - 2..]]);
+        combine_row(
+            &mut across,
+            [
+                &down2[PAD + 1..],
+                &down2[PAD - 1..],
+                &down1[PAD + 2..],
+                &down1[PAD + 1..],
+                &down1[PAD..],
+                &down1[PAD - 1..],
+                &down1[PAD - 2..],
+            ],
+        );
         let row = &mut upto[(y + PAD) * stride + PAD..(y + PAD) * stride + PAD + width];
         let mut right = NO_ZERO_DISTANCE;
         for (d, &a) in row.iter_mut().zip(&across).rev() {

@@ -38,10 +38,7 @@ impl LossWeighting {
         let mut weights = Vec::with_capacity(mask.data().len());
         for &class in mask.data() {
             let w = self.class_weights.get(class as usize).ok_or_else(|| {
-                Error::invalid(format!(
-                    "mask class {class} has no class weight ({} given)",
-                    self.class_weights.len()
-                ))
+                Error::invalid(format!("mask class {class} has no class weight ({} given)", self.class_weights.len()))
             })?;
             weights.push(*w);
         }

@@ -79,10 +79,9 @@ fn optimizer(options: &TrainOptions) -> ModuleOptimizer {
                 config.init()
             }
         }
-        OptimizerKind::Rmsprop => RmsPropConfig::new()
-            .with_momentum(options.momentum.unwrap_or(0.0) as f32)
-            .with_epsilon(1e-8)
-            .init(),
+        OptimizerKind::Rmsprop => {
+            RmsPropConfig::new().with_momentum(options.momentum.unwrap_or(0.0) as f32).with_epsilon(1e-8).init()
+        }
         OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
     }
 }
@@ -169,7 +168,9 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
     };
     let average_path = out.join("average.safetensors");
     let mut average = match options.ema {
-        Some(decay) if resume && average_path.exists() => Some(WeightAverage::new(decay, model::load(&average_path, &base_device)?)),
+        Some(decay) if resume && average_path.exists() => {
+            Some(WeightAverage::new(decay, model::load(&average_path, &base_device)?))
+        }
         Some(decay) => Some(WeightAverage::new(decay, net.valid())),
         None => None,
     };
@@ -187,11 +188,8 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
 
     let steps_per_epoch = train_slices.len().div_ceil(options.batch);
     let remaining = options.epochs.saturating_sub(state.epochs_done);
-    let bar = if options.progress {
-        ProgressBar::new((remaining * steps_per_epoch) as u64)
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar =
+        if options.progress { ProgressBar::new((remaining * steps_per_epoch) as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, eta {eta} | {msg}")
             .map_err(|e| Error::invalid(e))?
@@ -218,8 +216,8 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             let logits = net.forward(x);
             let loss = loss::cross_entropy(logits.clone(), &targets);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
-            let progress = (epoch - 1) as f64 / options.epochs as f64
-                + step as f64 / (steps_per_epoch * options.epochs) as f64;
+            let progress =
+                (epoch - 1) as f64 / options.epochs as f64 + step as f64 / (steps_per_epoch * options.epochs) as f64;
             lr = options.lr_schedule.rate(options.lr, progress);
             net = optim.step(lr, net, grads);
             if let Some(average) = &mut average {
@@ -293,8 +291,8 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
         // Without validation the latest model (or average) is the best one available.
         export_best(&candidate(&net, average.as_ref()), out)?;
     }
-    let best = state.best_epoch.map(|e| {
-        (e, Validation { loss: state.best_loss, accuracy: state.best_accuracy, v_rand: state.best_v_rand })
-    });
+    let best = state
+        .best_epoch
+        .map(|e| (e, Validation { loss: state.best_loss, accuracy: state.best_accuracy, v_rand: state.best_v_rand }));
     Ok(TrainSummary { epochs_done: state.epochs_done, best, stopped_early, seconds: started.elapsed().as_secs_f64() })
 }

@@ -107,7 +107,12 @@ impl Segmentation {
 /// Mean time in milliseconds of the post-processing alone (mask, nine steps
 /// and cells, no PNG encoding) of `result`, over `runs` runs.
 #[wasm_bindgen(js_name = benchPostprocess)]
-pub fn bench_postprocess(result: &Segmentation, threshold: Option<f32>, fg_fraction: f32, runs: u32) -> Result<f64, JsError> {
+pub fn bench_postprocess(
+    result: &Segmentation,
+    threshold: Option<f32>,
+    fg_fraction: f32,
+    runs: u32,
+) -> Result<f64, JsError> {
     let runs = runs.max(1);
     let started = js::now_ms();
     for _ in 0..runs {

@@ -94,10 +94,18 @@ impl Segmenter {
         };
         let page = image.page();
         let probability = match (&network, page) {
-            (Network::Cpu(engine), GrayImage::U8(raster)) => predict_probability(engine.as_ref(), raster, &options, report),
-            (Network::Cpu(engine), GrayImage::U16(raster)) => predict_probability(engine.as_ref(), raster, &options, report),
-            (Network::Burn(model), GrayImage::U8(raster)) => predict_probability_async(model, raster, &options, report).await,
-            (Network::Burn(model), GrayImage::U16(raster)) => predict_probability_async(model, raster, &options, report).await,
+            (Network::Cpu(engine), GrayImage::U8(raster)) => {
+                predict_probability(engine.as_ref(), raster, &options, report)
+            }
+            (Network::Cpu(engine), GrayImage::U16(raster)) => {
+                predict_probability(engine.as_ref(), raster, &options, report)
+            }
+            (Network::Burn(model), GrayImage::U8(raster)) => {
+                predict_probability_async(model, raster, &options, report).await
+            }
+            (Network::Burn(model), GrayImage::U16(raster)) => {
+                predict_probability_async(model, raster, &options, report).await
+            }
         }
         .map_err(js::error)?;
         Ok(Segmentation::new(probability))
