@@ -9,21 +9,9 @@ use serde_json::Value;
 use unetseg::imageio::{read_gray8, write_png_u8};
 use unetseg::GrayU8;
 
-const KEYS: [&str; 13] = [
-    "v_rand",
-    "v_rand_split",
-    "v_rand_merge",
-    "v_info",
-    "v_info_split",
-    "v_info_merge",
-    "v_rand_unthinned",
-    "v_info_unthinned",
-    "pixel_accuracy",
-    "iou_membrane",
-    "iou_cell",
-    "dice_membrane",
-    "dice_cell",
-];
+#[path = "common/metric_keys.rs"]
+mod metric_keys;
+use metric_keys::METRIC_KEYS as KEYS;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("unetseg-cli-eval-{}-{name}", std::process::id()));

@@ -25,22 +25,23 @@ fn unetseg(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_unetseg")).args(args).output().unwrap()
 }
 
-fn import_then_forward(state_dict: &str, preset: &str, stem: &str) {
-    let dir = scratch(stem);
-    let weights = dir.join("imported.safetensors");
-    let out = dir.join("logits.npy");
-    let import = unetseg(&[
+/// `unetseg import-pytorch --state-dict STATE_DICT --preset PRESET [EXTRA...] --out WEIGHTS`.
+fn import(state_dict: &Path, preset: &str, extra: &[&str], weights: &Path) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
         "import-pytorch".as_ref(),
         "--state-dict".as_ref(),
-        fixture(state_dict).as_os_str(),
+        state_dict.as_os_str(),
         "--preset".as_ref(),
         preset.as_ref(),
-        "--out".as_ref(),
-        weights.as_os_str(),
-    ]);
-    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
-    let input = fixture(&format!("{stem}_input.png"));
-    let forward = unetseg(&[
+    ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.extend([std::ffi::OsStr::new("--out"), weights.as_os_str()]);
+    unetseg(&args)
+}
+
+/// `unetseg forward --weights WEIGHTS --input INPUT --out OUT`.
+fn forward(weights: &Path, input: &Path, out: &Path) -> Output {
+    unetseg(&[
         "forward".as_ref(),
         "--weights".as_ref(),
         weights.as_os_str(),
@@ -48,7 +49,17 @@ fn import_then_forward(state_dict: &str, preset: &str, stem: &str) {
         input.as_os_str(),
         "--out".as_ref(),
         out.as_os_str(),
-    ]);
+    ])
+}
+
+fn import_then_forward(state_dict: &str, preset: &str, stem: &str) {
+    let dir = scratch(stem);
+    let weights = dir.join("imported.safetensors");
+    let out = dir.join("logits.npy");
+    let import = import(&fixture(state_dict), preset, &[], &weights);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let input = fixture(&format!("{stem}_input.png"));
+    let forward = forward(&weights, &input, &out);
     assert!(forward.status.success(), "{}", String::from_utf8_lossy(&forward.stderr));
     let (shape, ours) = read_npy_f32(&out);
     let (torch_shape, torch) = read_npy_f32(&fixture(&format!("{stem}_logits.npy")));
@@ -71,28 +82,12 @@ fn imported_safetensors_runs_like_torch() {
 fn forward_names_the_sizes_the_network_takes() {
     let dir = scratch("badsize");
     let weights = dir.join("imported.safetensors");
-    let import = unetseg(&[
-        "import-pytorch".as_ref(),
-        "--state-dict".as_ref(),
-        fixture("valid_base4.pt").as_os_str(),
-        "--preset".as_ref(),
-        "seed".as_ref(),
-        "--out".as_ref(),
-        weights.as_os_str(),
-    ]);
+    let import = import(&fixture("valid_base4.pt"), "seed", &[], &weights);
     assert!(import.status.success());
     // A 64x64 image is below the valid network's smallest input (188).
     let input = fixture("same_base2_input.png");
     let out = dir.join("logits.npy");
-    let forward = unetseg(&[
-        "forward".as_ref(),
-        "--weights".as_ref(),
-        weights.as_os_str(),
-        "--input".as_ref(),
-        input.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
+    let forward = forward(&weights, &input, &out);
     assert!(!forward.status.success());
     let stderr = String::from_utf8_lossy(&forward.stderr);
     assert!(
@@ -106,17 +101,7 @@ fn forward_names_the_sizes_the_network_takes() {
 fn import_with_a_wrong_preset_width_fails_naming_the_tensors() {
     let dir = scratch("badwidth");
     let out = dir.join("w.safetensors");
-    let import = unetseg(&[
-        "import-pytorch".as_ref(),
-        "--state-dict".as_ref(),
-        fixture("same_base2.safetensors").as_os_str(),
-        "--preset".as_ref(),
-        "compact".as_ref(),
-        "--base-channels".as_ref(),
-        "16".as_ref(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
+    let import = import(&fixture("same_base2.safetensors"), "compact", &["--base-channels", "16"], &out);
     assert!(!import.status.success());
     let stderr = String::from_utf8_lossy(&import.stderr);
     assert!(
