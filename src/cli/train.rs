@@ -36,7 +36,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub lr: Option<f64>,
     /// Learning-rate schedule: constant, or cosine (half a cosine from --lr down to
-    /// --lr-min over the --epochs); on resume, a new schedule for the rest of the run.
+    /// --lr-min over all --epochs); on resume, a new schedule for the epochs left, at
+    /// the point the epoch count has reached (a cosine set at epoch 90 of 100 starts
+    /// near its end).
     #[arg(long, value_parser = ["constant", "cosine"])]
     pub lr_schedule: Option<String>,
     /// The rate a cosine schedule ends at (default: --lr / 100; implies cosine).
