@@ -10,6 +10,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/unetseg/target}"
 
 bash scripts/setup-web.sh
 
+if cargo fmt --version >/dev/null 2>&1; then
+  echo "== cargo fmt --check (rustfmt.toml)"
+  cargo fmt --check
+else
+  echo "== cargo fmt --check skipped: rustfmt is not installed (rustup component add rustfmt)"
+fi
+
 echo "== cargo test --release"
 cargo test --release --lib --bins --tests
 
