@@ -216,8 +216,8 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             let logits = net.forward(x);
             let loss = loss::cross_entropy(logits.clone(), &targets);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
-            let progress =
-                (epoch - 1) as f64 / options.epochs as f64 + step as f64 / (steps_per_epoch * options.epochs) as f64;
+            // Steps done over steps in the whole run.
+            let progress = ((epoch - 1) * steps_per_epoch + step) as f64 / (options.epochs * steps_per_epoch) as f64;
             lr = options.lr_schedule.rate(options.lr, progress);
             net = optim.step(lr, net, grads);
             if let Some(average) = &mut average {
