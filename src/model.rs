@@ -1,5 +1,6 @@
 //! The U-Net model, its configuration and its weights file.
 //!
+//! - [`blend`]: weighted averages of networks of one architecture;
 //! - [`config`]: [`UNetConfig`] with the `seed` (original CleanU_Net) and `compact` presets
 //!   and the input/output size arithmetic;
 //! - [`cpu_unet`]: [`CpuUNet`], a fast CPU inference engine for same-padded networks;
@@ -7,11 +8,13 @@
 //! - [`weights`]: one safetensors file holding the config and the tensors, and the
 //!   shipped default weights.
 
+pub mod blend;
 pub mod config;
 pub mod cpu_unet;
 pub mod unet;
 pub mod weights;
 
+pub use blend::blend;
 pub use config::{Padding, UNetConfig};
 pub use cpu_unet::CpuUNet;
 pub use unet::{DoubleConv, DownBlock, UNet, UpBlock};

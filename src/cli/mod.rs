@@ -1,6 +1,7 @@
 //! Subcommands of the `unetseg` binary, one module each (native only).
 
 pub mod augment;
+pub mod blend;
 pub mod eval;
 pub mod forward;
 pub mod import_pytorch;
