@@ -10,7 +10,10 @@
 //!
 //! Resuming restores the weights, the history, the best score and the epoch count;
 //! the optimiser's state (momentum, Adam moments) starts afresh. With `--ema`, the
-//! weight average is kept in `average.safetensors` and resumed from there.
+//! weight average is kept in `average.safetensors` and resumed from there. With
+//! `--swa-from`, the mean of the end-of-epoch weights is kept in `swa.safetensors`
+//! (resumed from there) and, after the last epoch, validated and exported as
+//! `swa-f16.safetensors`.
 
 pub mod average;
 pub mod data;
@@ -29,7 +32,7 @@ use crate::model::UNetConfig;
 use crate::{Error, Result};
 
 pub use schedule::LrSchedule;
-pub use session::{train, TrainSummary};
+pub use session::{train, SwaSummary, TrainSummary};
 
 /// The optimisers of the original project.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +120,9 @@ pub struct TrainOptions {
     /// latest weights (`None`: no average). See [`average`].
     #[serde(default)]
     pub ema: Option<f64>,
+    /// First epoch of the stochastic weight average (`None`: none). See [`average`].
+    #[serde(default)]
+    pub swa_from: Option<usize>,
     /// Show a progress bar.
     pub progress: bool,
 }

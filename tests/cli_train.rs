@@ -194,3 +194,83 @@ fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("decay"));
     std::fs::remove_dir_all(data).unwrap();
 }
+
+/// Logits of `net` on a fixed 1x1x32x32 ramp.
+fn ramp_logits(net: &unetseg::model::UNet) -> Vec<f32> {
+    let device = burn::tensor::Device::flex();
+    let pixels: Vec<f32> = (0..32 * 32).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+    let x = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(pixels, [1, 1, 32, 32]), &device);
+    net.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+#[test]
+fn the_weight_average_is_the_mean_of_its_epochs_and_resumes() {
+    let data = scratch("swa");
+    for (slice, name) in [("24", "00.png"), ("25", "01.png"), ("26", "02.png")] {
+        add_slice(&data, slice, name, 96);
+    }
+    let run = data.join("run");
+    let device = burn::tensor::Device::flex();
+    let load = |name: &str| unetseg::model::load(run.join(name), &device).unwrap();
+    let run_arg = run.to_str().unwrap();
+    let o = unetseg(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        run_arg,
+        "--val",
+        "1",
+        "--base-channels",
+        "4",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "2",
+        "--batch",
+        "2",
+        "--crop",
+        "64",
+        "--swa-from",
+        "2",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("weight average of epoch 2: val loss"), "{stdout}");
+    // One epoch in the mean: it is that epoch's network.
+    let epoch2 = load("checkpoint.safetensors");
+    assert_eq!(ramp_logits(&load("swa.safetensors")), ramp_logits(&epoch2));
+    std::fs::copy(run.join("checkpoint.safetensors"), data.join("epoch2.safetensors")).unwrap();
+
+    let o = unetseg(&["train", "--resume", run_arg, "--epochs", "3", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("weight average of epochs 2-3: val loss"));
+    let epoch3 = load("checkpoint.safetensors");
+    assert_ne!(ramp_logits(&epoch3), ramp_logits(&epoch2), "epoch 3 must have trained");
+    // Resumed, the mean covers both epochs: the same network as blending the two.
+    let blended = data.join("blend.safetensors");
+    let o = unetseg(&[
+        "blend",
+        "--weights",
+        data.join("epoch2.safetensors").to_str().unwrap(),
+        run.join("checkpoint.safetensors").to_str().unwrap(),
+        "--precision",
+        "f32",
+        "--out",
+        blended.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mean = ramp_logits(&load("swa.safetensors"));
+    let expected = ramp_logits(&unetseg::model::load(&blended, &device).unwrap());
+    for (a, b) in mean.iter().zip(&expected) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    // The exported copy is the same network in f16.
+    for (a, b) in ramp_logits(&load("swa-f16.safetensors")).iter().zip(&mean) {
+        assert!((a - b).abs() < 0.05 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    let o = unetseg(&["train", "--resume", run_arg, "--swa-from", "0", "--quiet"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--swa-from"));
+    std::fs::remove_dir_all(data).unwrap();
+}

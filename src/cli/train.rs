@@ -85,6 +85,12 @@ pub struct TrainArgs {
     /// decay per step (e.g. 0.99) instead of the latest weights; may be set on resume.
     #[arg(long, value_parser = parse_decay)]
     pub ema: Option<f64>,
+    /// Stochastic weight averaging: keep the plain mean of the end-of-epoch weights
+    /// from this epoch on (RUN_DIR/swa.safetensors), validate it after the last epoch
+    /// and export it as RUN_DIR/swa-f16.safetensors; may be set on resume (epochs
+    /// done before that are not in the mean).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub swa_from: Option<u64>,
     /// Hide the progress bar (the per-epoch lines are still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -162,6 +168,7 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
         border_weights: args.border_weights,
         val_every: args.val_every.unwrap_or(1),
         ema: args.ema,
+        swa_from: args.swa_from.map(|e| e as usize),
         progress: !args.quiet,
         model,
     })
@@ -190,6 +197,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             options.lr_schedule = lr_schedule(&args, options.lr)?.unwrap_or(options.lr_schedule);
             options.val_every = args.val_every.unwrap_or(options.val_every);
             options.ema = args.ema.or(options.ema);
+            options.swa_from = args.swa_from.map(|e| e as usize).or(options.swa_from);
             options.border_weights |= args.border_weights;
             options.progress = !args.quiet;
             if let Some(device) = &args.device {
@@ -215,6 +223,17 @@ pub fn run(args: TrainArgs) -> Result<()> {
             v.v_rand,
             options.out.join("best.safetensors").display()
         );
+    }
+    if let Some(swa) = summary.swa {
+        let scores = swa
+            .validation
+            .map(|v| format!(": val loss {:.4}, accuracy {:.4}, v_rand {:.4}", v.loss, v.accuracy, v.v_rand))
+            .unwrap_or_default();
+        let epochs = match (swa.first_epoch, swa.last_epoch) {
+            (first, last) if first == last => format!("epoch {first}"),
+            (first, last) => format!("epochs {first}-{last}"),
+        };
+        println!("weight average of {epochs}{scores} -> {}", options.out.join("swa-f16.safetensors").display());
     }
     Ok(())
 }

@@ -1,70 +1,63 @@
-//! An exponential moving average of a network's weights over the training steps
-//! (batch-norm running statistics included), validated and exported in place of
-//! the latest weights when a run asks for it (`train --ema DECAY`).
+//! Running averages of a network's weights (batch-norm running statistics included),
+//! validated and exported beside or in place of the latest weights:
+//!
+//! - exponential, after every step (`train --ema DECAY`), validated and exported
+//!   instead of the latest weights;
+//! - equal-weight over the end-of-epoch weights from a given epoch on: stochastic
+//!   weight averaging (Izmailov et al. 2018, `train --swa-from EPOCH`), kept beside
+//!   the run and validated after its last epoch.
 //!
 //! Averaging the weights of a noisy optimisation trajectory gives a network near
 //! its centre, which usually scores better and more steadily than any single step.
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::Tensor;
+use burn::module::Module;
 
-use crate::model::UNet;
+use crate::model::{blend, UNet};
 
-/// `average <- decay * average + (1 - decay) * net` after every step, kept without
-/// autodiff on the training device's inner backend.
+/// How a [`WeightAverage`] weighs the next network.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AverageRule {
+    /// `average <- decay * average + (1 - decay) * net`.
+    Exponential(f64),
+    /// The plain mean of every network added so far (`count` of them).
+    Equal {
+        /// Networks in the mean.
+        count: usize,
+    },
+}
+
+/// A running average of networks, kept without autodiff on the training device's
+/// inner backend.
 pub struct WeightAverage {
-    decay: f64,
+    rule: AverageRule,
     average: UNet,
 }
 
 impl WeightAverage {
     /// Starts the average at `average` (e.g. the current network's weights, or an
-    /// average saved by an earlier session).
-    pub fn new(decay: f64, average: UNet) -> Self {
-        Self { decay, average }
+    /// average saved by an earlier session). For [`AverageRule::Equal`], `count`
+    /// says how many networks `average` already stands for.
+    pub fn new(rule: AverageRule, average: UNet) -> Self {
+        Self { rule, average }
     }
 
     /// Moves the average towards `net` (a training network, with or without autodiff).
     pub fn update(&mut self, net: &UNet) {
-        let mut collect = CollectFloats(Vec::new());
-        net.valid().visit(&mut collect);
-        let mut blend = Blend { decay: self.decay, latest: collect.0.into_iter() };
-        self.average = self.average.clone().map(&mut blend);
+        let keep = match &mut self.rule {
+            AverageRule::Exponential(decay) => *decay,
+            AverageRule::Equal { count } => {
+                *count += 1;
+                (*count - 1) as f64 / *count as f64
+            }
+        };
+        let net = net.valid();
+        self.average = blend(&[(&self.average, keep), (&net, 1.0 - keep)])
+            .expect("a run averages networks of its own architecture");
     }
 
     /// The averaged network.
     pub fn model(&self) -> &UNet {
         &self.average
-    }
-}
-
-/// Every float tensor of a module (parameters and running statistics), flattened,
-/// in visiting order.
-struct CollectFloats(Vec<Tensor<1>>);
-
-impl ModuleVisitor for CollectFloats {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let value = param.val();
-        let len = value.shape().num_elements();
-        self.0.push(value.reshape([len]));
-    }
-}
-
-/// Blends each float tensor of the module it maps with the next collected one.
-struct Blend {
-    decay: f64,
-    latest: std::vec::IntoIter<Tensor<1>>,
-}
-
-impl ModuleMapper for Blend {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        // Both modules are the same architecture, so they hold the same tensors in the same order.
-        let latest = self.latest.next().expect("the averaged and the trained network have the same layout");
-        let decay = self.decay;
-        param.map(|average| {
-            let dims = average.dims();
-            average.mul_scalar(decay) + latest.reshape(dims).mul_scalar(1.0 - decay)
-        })
     }
 }
 
@@ -84,7 +77,7 @@ mod tests {
         let config = UNetConfig { batch_norm: true, ..UNetConfig::compact().with_base_channels(2) };
         let start = UNet::new(&config, &device).unwrap();
         let target = UNet::new(&config, &device).unwrap();
-        let mut average = WeightAverage::new(0.75, start.clone());
+        let mut average = WeightAverage::new(AverageRule::Exponential(0.75), start.clone());
         average.update(&target);
         let (a, b, got) = (first_weight(&start), first_weight(&target), first_weight(average.model()));
         for ((a, b), got) in a.iter().zip(&b).zip(&got) {
@@ -93,5 +86,20 @@ mod tests {
         // Running statistics are averaged too (both start at mean 0: still 0).
         let mean = average.model().conv_down[0].conv.norm1.as_ref().unwrap().running_mean.value();
         assert_eq!(mean.abs().max().into_scalar::<f32>(), 0.0);
+    }
+
+    #[test]
+    fn the_equal_rule_keeps_the_plain_mean() {
+        let device = Device::flex();
+        let config = UNetConfig::compact().with_base_channels(2);
+        let nets: Vec<UNet> = (0..3).map(|_| UNet::new(&config, &device).unwrap()).collect();
+        let mut average = WeightAverage::new(AverageRule::Equal { count: 1 }, nets[0].clone());
+        average.update(&nets[1]);
+        average.update(&nets[2]);
+        let weights: Vec<Vec<f32>> = nets.iter().map(first_weight).collect();
+        for (i, got) in first_weight(average.model()).iter().enumerate() {
+            let want = (weights[0][i] + weights[1][i] + weights[2][i]) / 3.0;
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
     }
 }

@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::average::WeightAverage;
+use super::average::{AverageRule, WeightAverage};
 use super::data::{self, Slice};
 use super::history::{self, EpochRecord};
 use super::loss::{self, LossWeighting, Targets};
@@ -36,6 +36,19 @@ pub struct TrainSummary {
     pub stopped_early: bool,
     /// Wall-clock seconds of this session.
     pub seconds: f64,
+    /// The stochastic weight average, when the run keeps one and it has begun.
+    pub swa: Option<SwaSummary>,
+}
+
+/// The stochastic weight average of a run (`--swa-from`) after its session.
+#[derive(Clone, Copy, Debug)]
+pub struct SwaSummary {
+    /// First epoch in the mean.
+    pub first_epoch: usize,
+    /// Last epoch in the mean.
+    pub last_epoch: usize,
+    /// Its validation scores (with validation slices only).
+    pub validation: Option<Validation>,
 }
 
 /// Progress of a run, saved as `RUN_DIR/state.json` after every epoch.
@@ -47,6 +60,9 @@ struct RunState {
     best_accuracy: f64,
     best_loss: f64,
     train_seconds: f64,
+    /// Epochs in the stochastic weight average so far (the last `swa_epochs` done).
+    #[serde(default)]
+    swa_epochs: usize,
 }
 
 impl RunState {
@@ -169,10 +185,17 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
     let average_path = out.join("average.safetensors");
     let mut average = match options.ema {
         Some(decay) if resume && average_path.exists() => {
-            Some(WeightAverage::new(decay, model::load(&average_path, &base_device)?))
+            Some(WeightAverage::new(AverageRule::Exponential(decay), model::load(&average_path, &base_device)?))
         }
-        Some(decay) => Some(WeightAverage::new(decay, net.valid())),
+        Some(decay) => Some(WeightAverage::new(AverageRule::Exponential(decay), net.valid())),
         None => None,
+    };
+    let swa_path = out.join("swa.safetensors");
+    let mut swa = match (options.swa_from, state.swa_epochs) {
+        (Some(_), count) if count > 0 => {
+            Some(WeightAverage::new(AverageRule::Equal { count }, model::load(&swa_path, &base_device)?))
+        }
+        _ => None,
     };
     let config = net.config().clone();
     if weighting.class_weights.len() != config.classes {
@@ -282,6 +305,12 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
         if average.is_some() {
             model::save(&candidate, &average_path, Precision::F32)?;
         }
+        if options.swa_from.is_some_and(|from| epoch >= from) {
+            let mean = swa.get_or_insert_with(|| WeightAverage::new(AverageRule::Equal { count: 0 }, net.valid()));
+            mean.update(&net);
+            state.swa_epochs += 1;
+            model::save(mean.model(), &swa_path, Precision::F32)?;
+        }
         history::write(&out.join("history.csv"), &records)?;
         plot::write_plots(out, &records)?;
         write_json(&out.join("state.json"), &state)?;
@@ -291,8 +320,37 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
         // Without validation the latest model (or average) is the best one available.
         export_best(&candidate(&net, average.as_ref()), out)?;
     }
+    let swa = match &swa {
+        Some(mean) => {
+            let epochs = (state.epochs_done + 1 - state.swa_epochs, state.epochs_done);
+            Some(finish_swa(mean, epochs, &val_slices, &weighting, &base_device, out)?)
+        }
+        None => None,
+    };
     let best = state
         .best_epoch
         .map(|e| (e, Validation { loss: state.best_loss, accuracy: state.best_accuracy, v_rand: state.best_v_rand }));
-    Ok(TrainSummary { epochs_done: state.epochs_done, best, stopped_early, seconds: started.elapsed().as_secs_f64() })
+    Ok(TrainSummary {
+        epochs_done: state.epochs_done,
+        best,
+        stopped_early,
+        seconds: started.elapsed().as_secs_f64(),
+        swa,
+    })
+}
+
+/// Validates the stochastic weight average of `epochs` (first and last, inclusive) after the session and exports it
+/// for inference as `swa-f16.safetensors` (batch norm folded).
+fn finish_swa(
+    mean: &WeightAverage,
+    (first_epoch, last_epoch): (usize, usize),
+    val_slices: &[Slice],
+    weighting: &LossWeighting,
+    device: &Device,
+    out: &Path,
+) -> Result<SwaSummary> {
+    let validation =
+        if val_slices.is_empty() { None } else { Some(validate(mean.model(), val_slices, weighting, device)?) };
+    model::save(&mean.model().clone().fold_batch_norm(), out.join("swa-f16.safetensors"), Precision::F16)?;
+    Ok(SwaSummary { first_epoch, last_epoch, validation })
 }
