@@ -61,9 +61,9 @@ fn json_has_every_image_and_the_mean_with_the_metrics_keys() {
 }
 
 /// The held-out slices 24-26 (never trained on) through `eval` with the built-in
-/// weights: a floor well under what they score (pixel accuracy 0.927, 0.5-mask
-/// V_rand 0.934, see weights/README.md), so that a broken network, engine or
-/// weights file fails here while float-level differences do not.
+/// weights: a floor under what they score (pixel accuracy 0.9316, 0.5-mask V_rand
+/// 0.896, see weights/README.md), so that a broken network, engine or weights file
+/// fails here while float-level differences do not.
 #[test]
 fn default_weights_segment_the_held_out_slices_well() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
@@ -72,7 +72,7 @@ fn default_weights_segment_the_held_out_slices_well() {
     let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(doc["images"].as_array().unwrap().len(), 3);
     let (accuracy, v_rand) = (doc["mean"]["pixel_accuracy"].as_f64().unwrap(), doc["mean"]["v_rand"].as_f64().unwrap());
-    assert!(accuracy > 0.92 && v_rand > 0.9, "pixel accuracy {accuracy}, V_rand {v_rand}");
+    assert!(accuracy > 0.925 && v_rand > 0.85, "pixel accuracy {accuracy}, V_rand {v_rand}");
 }
 
 #[test]
