@@ -19,6 +19,17 @@ fn unetseg(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_unetseg")).args(args).output().unwrap()
 }
 
+/// `unetseg blend` of `files` (with `--ratios` when given) into an f32 file `out`.
+fn blend(files: &[&Path], ratios: Option<&str>, out: &Path) -> Output {
+    let mut args: Vec<&str> = vec!["blend", "--weights"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    if let Some(r) = ratios {
+        args.extend(["--ratios", r]);
+    }
+    args.extend(["--precision", "f32", "--out", out.to_str().unwrap()]);
+    unetseg(&args)
+}
+
 /// Logits of `net` on a fixed 1x1x48x48 ramp.
 fn ramp_logits(net: &UNet) -> Vec<f32> {
     let pixels: Vec<f32> = (0..48 * 48).map(|i| ((i * 29) % 97) as f32 / 96.0).collect();
@@ -36,19 +47,8 @@ fn save_random(path: &Path, base_channels: usize) -> UNet {
 fn blending_a_network_with_itself_gives_it_back() {
     let dir = scratch("self");
     let out = dir.join("out.safetensors");
-    let default = "weights/default.safetensors";
-    let o = unetseg(&[
-        "blend",
-        "--weights",
-        default,
-        default,
-        "--ratios",
-        "0.3,0.7",
-        "--precision",
-        "f32",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let default = Path::new("weights/default.safetensors");
+    let o = blend(&[default, default], Some("0.3,0.7"), &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let device = Device::flex();
     let (got, want) = (model::load(&out, &device).unwrap(), model::load(default, &device).unwrap());
@@ -66,18 +66,7 @@ fn ratios_weigh_the_networks() {
     let net_a = save_random(&a, 2);
     save_random(&b, 2);
     let out = dir.join("out.safetensors");
-    let o = unetseg(&[
-        "blend",
-        "--weights",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "--ratios",
-        "2,0",
-        "--precision",
-        "f32",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = blend(&[&a, &b], Some("2,0"), &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("1.000 x"), "ratios are rescaled to sum 1");
     let got = model::load(&out, &Device::flex()).unwrap();
@@ -96,24 +85,16 @@ fn bad_inputs_are_refused_naming_the_file() {
     let not_weights = dir.join("notes.safetensors");
     std::fs::write(&not_weights, b"not a weights file").unwrap();
     for (files, ratios, needle) in [
-        (vec![&small, &wide], None, "wide.safetensors"),
-        (vec![&small, &missing], None, "missing.safetensors"),
-        (vec![&not_weights], None, "notes.safetensors"),
-        (vec![&small, &small], Some("1"), "--ratios has 1 values for 2"),
+        (vec![small.as_path(), &wide], None, "wide.safetensors: a different architecture"),
+        (vec![small.as_path(), &missing], None, "missing.safetensors"),
+        (vec![not_weights.as_path()], None, "notes.safetensors"),
+        (vec![small.as_path(), &small], Some("1"), "--ratios has 1 values for 2"),
+        (vec![small.as_path(), &small], Some("1,-2"), "--ratios: '-2' is not a number >= 0"),
     ] {
-        let mut args = vec!["blend".to_owned(), "--weights".to_owned()];
-        args.extend(files.iter().map(|f| f.to_str().unwrap().to_owned()));
-        if let Some(r) = ratios {
-            args.extend(["--ratios".to_owned(), r.to_owned()]);
-        }
-        args.extend(["--out".to_owned(), out.to_str().unwrap().to_owned()]);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = unetseg(&refs);
+        let o = blend(&files, ratios, &out);
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success() && stderr.contains(needle), "{refs:?}: {stderr}");
+        assert!(!o.status.success() && stderr.contains(needle), "{files:?} {ratios:?}: {stderr}");
         assert!(!out.exists(), "nothing is written on error");
     }
-    let o = unetseg(&["blend", "--weights", small.to_str().unwrap(), wide.to_str().unwrap(), "--out", "x"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("different architecture"));
     std::fs::remove_dir_all(dir).unwrap();
 }

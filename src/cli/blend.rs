@@ -42,7 +42,7 @@ pub fn run(args: BlendArgs) -> Result<()> {
                 return Err(Error::file(
                     path,
                     format!(
-                        "is a different architecture from {} ({:?} against {:?})",
+                        "a different architecture from {} ({:?} against {:?})",
                         args.weights[0].display(),
                         net.config(),
                         first.config()
@@ -67,16 +67,7 @@ pub fn run(args: BlendArgs) -> Result<()> {
 fn shares(text: Option<&str>, count: usize) -> Result<Vec<f64>> {
     let raw: Vec<f64> = match text {
         None => vec![1.0; count],
-        Some(text) => text
-            .split(',')
-            .map(|v| {
-                v.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|r| r.is_finite() && *r >= 0.0)
-                    .ok_or_else(|| Error::invalid(format!("--ratios: '{v}' is not a number >= 0")))
-            })
-            .collect::<Result<_>>()?,
+        Some(text) => super::non_negative_numbers("--ratios", text)?,
     };
     if raw.len() != count {
         return Err(Error::invalid(format!("--ratios has {} values for {count} weights files", raw.len())));

@@ -105,15 +105,7 @@ fn parse_device(name: &str) -> Result<DeviceChoice> {
 }
 
 fn parse_class_weights(text: &str) -> Result<Vec<f32>> {
-    text.split(',')
-        .map(|v| {
-            v.trim()
-                .parse::<f32>()
-                .ok()
-                .filter(|w| w.is_finite() && *w >= 0.0)
-                .ok_or_else(|| Error::invalid(format!("--class-weights: '{v}' is not a non-negative number")))
-        })
-        .collect()
+    Ok(super::non_negative_numbers("--class-weights", text)?.into_iter().map(|w| w as f32).collect())
 }
 
 /// The schedule named by `--lr-schedule`/`--lr-min` for base rate `lr`, or `None`
