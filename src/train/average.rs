@@ -14,45 +14,30 @@ use burn::module::Module;
 
 use crate::model::{blend, UNet};
 
-/// How a [`WeightAverage`] weighs the next network.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum AverageRule {
-    /// `average <- decay * average + (1 - decay) * net`.
-    Exponential(f64),
-    /// The plain mean of every network added so far (`count` of them).
-    Equal {
-        /// Networks in the mean.
-        count: usize,
-    },
-}
-
 /// A running average of networks, kept without autodiff on the training device's
 /// inner backend.
 pub struct WeightAverage {
-    rule: AverageRule,
     average: UNet,
 }
 
 impl WeightAverage {
     /// Starts the average at `average` (e.g. the current network's weights, or an
-    /// average saved by an earlier session). For [`AverageRule::Equal`], `count`
-    /// says how many networks `average` already stands for.
-    pub fn new(rule: AverageRule, average: UNet) -> Self {
-        Self { rule, average }
+    /// average saved by an earlier session).
+    pub fn new(average: UNet) -> Self {
+        Self { average }
     }
 
-    /// Moves the average towards `net` (a training network, with or without autodiff).
-    pub fn update(&mut self, net: &UNet) {
-        let keep = match &mut self.rule {
-            AverageRule::Exponential(decay) => *decay,
-            AverageRule::Equal { count } => {
-                *count += 1;
-                (*count - 1) as f64 / *count as f64
-            }
-        };
+    /// `average <- keep * average + (1 - keep) * net`, for a training network with or
+    /// without autodiff (an exponential average's `keep` is its decay).
+    pub fn blend_in(&mut self, net: &UNet, keep: f64) {
         let net = net.valid();
         self.average = blend(&[(&self.average, keep), (&net, 1.0 - keep)])
             .expect("a run averages networks of its own architecture");
+    }
+
+    /// Adds `net` to a plain mean that so far stands for `count` networks.
+    pub fn add_to_mean(&mut self, net: &UNet, count: usize) {
+        self.blend_in(net, count as f64 / (count + 1) as f64);
     }
 
     /// The averaged network.
@@ -72,13 +57,13 @@ mod tests {
     }
 
     #[test]
-    fn the_average_moves_by_one_minus_decay_towards_the_network() {
+    fn blending_in_moves_the_average_by_one_minus_keep_towards_the_network() {
         let device = Device::flex();
         let config = UNetConfig { batch_norm: true, ..UNetConfig::compact().with_base_channels(2) };
         let start = UNet::new(&config, &device).unwrap();
         let target = UNet::new(&config, &device).unwrap();
-        let mut average = WeightAverage::new(AverageRule::Exponential(0.75), start.clone());
-        average.update(&target);
+        let mut average = WeightAverage::new(start.clone());
+        average.blend_in(&target, 0.75);
         let (a, b, got) = (first_weight(&start), first_weight(&target), first_weight(average.model()));
         for ((a, b), got) in a.iter().zip(&b).zip(&got) {
             assert!((got - (0.75 * a + 0.25 * b)).abs() < 1e-6, "{got} vs {a}, {b}");
@@ -89,13 +74,13 @@ mod tests {
     }
 
     #[test]
-    fn the_equal_rule_keeps_the_plain_mean() {
+    fn adding_to_the_mean_keeps_the_plain_mean() {
         let device = Device::flex();
         let config = UNetConfig::compact().with_base_channels(2);
         let nets: Vec<UNet> = (0..3).map(|_| UNet::new(&config, &device).unwrap()).collect();
-        let mut average = WeightAverage::new(AverageRule::Equal { count: 1 }, nets[0].clone());
-        average.update(&nets[1]);
-        average.update(&nets[2]);
+        let mut average = WeightAverage::new(nets[0].clone());
+        average.add_to_mean(&nets[1], 1);
+        average.add_to_mean(&nets[2], 2);
         let weights: Vec<Vec<f32>> = nets.iter().map(first_weight).collect();
         for (i, got) in first_weight(average.model()).iter().enumerate() {
             let want = (weights[0][i] + weights[1][i] + weights[2][i]) / 3.0;

@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::average::{AverageRule, WeightAverage};
+use super::average::WeightAverage;
 use super::data::{self, Slice};
 use super::history::{self, EpochRecord};
 use super::loss::{self, LossWeighting, Targets};
@@ -184,17 +184,15 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
     };
     let average_path = out.join("average.safetensors");
     let mut average = match options.ema {
-        Some(decay) if resume && average_path.exists() => {
-            Some(WeightAverage::new(AverageRule::Exponential(decay), model::load(&average_path, &base_device)?))
+        Some(_) if resume && average_path.exists() => {
+            Some(WeightAverage::new(model::load(&average_path, &base_device)?))
         }
-        Some(decay) => Some(WeightAverage::new(AverageRule::Exponential(decay), net.valid())),
+        Some(_) => Some(WeightAverage::new(net.valid())),
         None => None,
     };
     let swa_path = out.join("swa.safetensors");
-    let mut swa = match (options.swa_from, state.swa_epochs) {
-        (Some(_), count) if count > 0 => {
-            Some(WeightAverage::new(AverageRule::Equal { count }, model::load(&swa_path, &base_device)?))
-        }
+    let mut swa = match options.swa_from {
+        Some(_) if state.swa_epochs > 0 => Some(WeightAverage::new(model::load(&swa_path, &base_device)?)),
         _ => None,
     };
     let config = net.config().clone();
@@ -243,8 +241,8 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             let progress = ((epoch - 1) * steps_per_epoch + step) as f64 / (options.epochs * steps_per_epoch) as f64;
             lr = options.lr_schedule.rate(options.lr, progress);
             net = optim.step(lr, net, grads);
-            if let Some(average) = &mut average {
-                average.update(&net);
+            if let (Some(average), Some(decay)) = (&mut average, options.ema) {
+                average.blend_in(&net, decay);
             }
             let step_loss = f64::from(loss.into_scalar::<f32>());
             if !step_loss.is_finite() {
@@ -306,8 +304,8 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
             model::save(&candidate, &average_path, Precision::F32)?;
         }
         if options.swa_from.is_some_and(|from| epoch >= from) {
-            let mean = swa.get_or_insert_with(|| WeightAverage::new(AverageRule::Equal { count: 0 }, net.valid()));
-            mean.update(&net);
+            let mean = swa.get_or_insert_with(|| WeightAverage::new(net.valid()));
+            mean.add_to_mean(&net, state.swa_epochs);
             state.swa_epochs += 1;
             model::save(mean.model(), &swa_path, Precision::F32)?;
         }
