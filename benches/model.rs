@@ -11,7 +11,7 @@
 //!    that the seams look like tissue), default weights.
 //!
 //! The peers come from scripts/bench_model_peers.py, run with the Python in
-//! `UNETSEG_PEERS_PYTHON` (default: the dev venv /root/.cache/unetseg/venv); without
+//! `UNETSEG_PEERS_PYTHON` (default: .venv-peers/, made by scripts/peers-venv.sh); without
 //! it the peers are skipped. Statistics: median, min and p90 after warm-up runs.
 //!
 //!     cargo bench --bench model            # all three
@@ -163,9 +163,10 @@ fn bench_segment_memory() {
 
 /// The peers' JSON from scripts/bench_model_peers.py, or `None` without Python.
 fn run_peers() -> Option<Value> {
-    let python =
-        std::env::var("UNETSEG_PEERS_PYTHON").unwrap_or_else(|_| "/root/.cache/unetseg/venv/bin/python".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_model_peers.py");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var("UNETSEG_PEERS_PYTHON")
+        .unwrap_or_else(|_| root.join(".venv-peers/bin/python").display().to_string());
+    let script = root.join("scripts/bench_model_peers.py");
     let output = Command::new(&python)
         .arg(script)
         .args(["--runs", &FORWARD_RUNS.to_string(), "--train-runs", &TRAIN_RUNS.to_string()])

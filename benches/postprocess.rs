@@ -2,7 +2,7 @@
 //! slices, median of many runs, one thread. Run side by side with OpenCV:
 //!
 //!     cargo bench --bench postprocess
-//!     /root/.cache/unetseg/venv/bin/python scripts/bench_postprocess_opencv.py
+//!     .venv-peers/bin/python scripts/bench_postprocess_opencv.py
 //!
 //! Reading the PNG is not timed (neither is it in the OpenCV script).
 

@@ -16,7 +16,7 @@ Prints one JSON object (benches/model.rs reads it). OMP_WAIT_POLICY=PASSIVE is
 set before torch is imported: on a shared 2-core machine spinning OpenMP workers
 otherwise make the timings meaningless.
 
-    /root/.cache/unetseg/venv/bin/python scripts/bench_model_peers.py [--runs N] [--train-runs N]
+    .venv-peers/bin/python scripts/bench_model_peers.py [--runs N] [--train-runs N]
 """
 
 import os

@@ -6,7 +6,7 @@ inputs, same statistics (median, min, p90 of 300 runs after 20 warm-up runs),
 reading the file not timed. The steps are those of the original project's
 src/post_processing.py, from the 3-channel image cv2.imread returns.
 
-    /root/.cache/unetseg/venv/bin/python scripts/bench_postprocess_opencv.py
+    .venv-peers/bin/python scripts/bench_postprocess_opencv.py
 """
 
 import os

@@ -1,7 +1,7 @@
 """Makes the small inputs of the browser tests (tests/browser/) from held-out
 ISBI 2012 slice 24 (tests/data/images/24.png). Run from the repository root:
 
-    /root/.cache/unetseg/venv/bin/python tests/data/browser/make_fixtures.py
+    .venv-peers/bin/python tests/data/browser/make_fixtures.py
 
 - slice-24-crop128.png: the 128x128 block at x = y = 192, 8-bit gray.
 - slice-24-two-pages-16bit.tif: two 64x64 blocks (at 64,64 and 320,320) as a
