@@ -119,8 +119,8 @@ fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for file in [
         "history.csv",
-        "loss.png",
-        "accuracy.png",
+        "loss.svg",
+        "accuracy.svg",
         "checkpoint.safetensors",
         "best.safetensors",
         "best-f16.safetensors",

@@ -81,7 +81,7 @@ fn holdouts_split_a_contiguous_block() {
 }
 
 #[test]
-fn history_round_trips_and_plots_are_pngs() {
+fn history_round_trips_and_plots_are_svgs() {
     let dir = scratch("history");
     let records: Vec<EpochRecord> = (1..=5)
         .map(|e| EpochRecord {
@@ -106,12 +106,11 @@ fn history_round_trips_and_plots_are_pngs() {
     assert!(history::read(&path).unwrap_err().to_string().contains("history.csv"));
 
     write_plots(&dir, &records).unwrap();
-    for name in ["loss.png", "accuracy.png"] {
-        let image = unetseg::imageio::read_gray8(&dir.join(name)).unwrap();
-        assert_eq!(image.dims(), (640, 400));
-        // Axes, labels and both curves leave dark and mid-gray pixels on the white canvas.
-        assert!(image.data().iter().filter(|&&v| v < 100).count() > 500, "{name}");
-        assert!(image.data().iter().filter(|&&v| v == 255).count() > 200_000, "{name}");
+    for name in ["loss.svg", "accuracy.svg"] {
+        let svg = std::fs::read_to_string(dir.join(name)).unwrap();
+        // Axes with their names and the curves (finer checks: train::plot's unit tests).
+        assert!(svg.starts_with("<svg") && svg.contains("\nepoch\n</text>"), "{name}");
+        assert!(svg.contains("<polyline"), "{name}");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
