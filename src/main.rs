@@ -34,6 +34,8 @@ enum Command {
     ImportPytorch(cli::import_pytorch::ImportPytorchArgs),
     /// Serve the web page (www/, pkg/, weights/) on 127.0.0.1.
     Serve(cli::serve::ServeArgs),
+    /// Re-draw a training run's loss.svg and accuracy.svg from its history.csv.
+    Plot(cli::plot::PlotArgs),
 }
 
 fn main() {
@@ -49,6 +51,7 @@ fn main() {
         Command::Blend(a) => cli::blend::run(a),
         Command::ImportPytorch(a) => cli::import_pytorch::run(a),
         Command::Serve(a) => cli::serve::run(a),
+        Command::Plot(a) => cli::plot::run(a),
     };
     if let Err(e) = outcome {
         eprintln!("error: {e}");

@@ -2,9 +2,10 @@
 //! validation, checkpoints and best-model export ([`session`]), the optional
 //! weight average ([`average`]), the learning-rate schedule ([`schedule`]), and the run's history and plots ([`history`], [`plot`]).
 //!
-//! A run directory holds `run.json` (the options), `history.csv`, `loss.png`,
-//! `accuracy.png`, `checkpoint.safetensors` (the latest model), `state.json`
-//! (epochs done, best score) and `best.safetensors` / `best-f16.safetensors`
+//! A run directory holds `run.json` (the options), `history.csv`, the plots
+//! `loss.svg` and `accuracy.svg` (`unetseg plot` redraws them from the history),
+//! `checkpoint.safetensors` (the latest model), `state.json` (epochs done, best
+//! score) and `best.safetensors` / `best-f16.safetensors`
 //! (the best model by validation V_rand, ties broken by accuracy, exported for
 //! inference: batch norm folded into the convolutions).
 //!

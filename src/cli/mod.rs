@@ -6,6 +6,7 @@ pub mod eval;
 pub mod forward;
 pub mod import_pytorch;
 pub mod metrics;
+pub mod plot;
 pub mod postprocess;
 pub mod segment;
 pub mod serve;
