@@ -9,10 +9,10 @@
 mod decode;
 mod encode;
 
-pub use decode::{decode_pages, MAX_PIXELS_PER_PAGE};
+pub use decode::{decode_pages, decode_pages_within, PageLimit, MAX_PIXELS_PER_PAGE};
 pub use encode::{encode_png_rgb, encode_png_u16, encode_png_u8};
 
-use crate::raster::{GrayF32, GrayU8, Raster};
+use crate::raster::{GrayF32, GrayU8, Raster, SampleRows};
 
 /// One decoded grayscale page, at the bit depth it was stored with.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +37,14 @@ impl GrayImage {
         match self {
             GrayImage::U8(r) => r.height(),
             GrayImage::U16(r) => r.height(),
+        }
+    }
+
+    /// The page's samples as `f32`, for tiled inference.
+    pub fn samples(&self) -> &dyn SampleRows {
+        match self {
+            GrayImage::U8(r) => r,
+            GrayImage::U16(r) => r,
         }
     }
 
@@ -72,6 +80,19 @@ impl GrayImage {
     }
 }
 
+/// Checks that every pixel of `mask` is 0 (membrane) or 255 (cell); the error says
+/// how many are not.
+pub fn check_binary_mask(mask: &GrayU8) -> crate::Result<()> {
+    let offending = mask.data().iter().filter(|&&v| v != 0 && v != 255).count();
+    if offending > 0 {
+        return Err(crate::Error::invalid(format!(
+            "not a binary mask: {offending} of {} pixels are neither 0 nor 255",
+            mask.data().len()
+        )));
+    }
+    Ok(())
+}
+
 /// Smallest and largest value of a non-empty slice; `(0, 0)` when empty.
 fn min_max(values: &[u16]) -> (u16, u16) {
     let lo = values.iter().copied().min().unwrap_or(0);
@@ -83,7 +104,10 @@ fn min_max(values: &[u16]) -> (u16, u16) {
 mod files;
 
 #[cfg(not(target_family = "wasm"))]
-pub use files::{read_gray8, read_mask, read_pages, write_png_rgb, write_png_u16, write_png_u8};
+pub use files::{
+    image_files, pair_images_with_masks, read_gray8, read_mask, read_pages, write_png_rgb, write_png_u16, write_png_u8,
+    ImageMaskPair, IMAGE_EXTENSIONS,
+};
 
 #[cfg(test)]
 mod tests {

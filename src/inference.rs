@@ -9,6 +9,8 @@
 //!
 //! - [`tiling`]: where the tiles go (pure geometry, no tensors);
 //! - [`runner`]: tile inputs out, tile predictions in, blending (no tensors);
+//! - [`network`]: the loaded [`Network`], on the CPU engine or on burn (the one place
+//!   that chooses);
 //! - here: the network call between the two, as a blocking loop over any
 //!   [`TilePredictor`] ([`predict_probability`]: burn's [`UNet`] on any device, or the
 //!   CPU engine [`CpuUNet`]) and as an `async` one for backends whose read-back
@@ -17,17 +19,20 @@
 //! Memory stays bounded for huge images: only one batch of tiles exists as a tensor
 //! at a time (see [`TileOptions`]), and no padded copy of the image is built.
 
+pub mod network;
 pub mod runner;
 pub mod tiling;
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
+pub use network::{Compute, Network};
 pub use runner::{MinMax, TileBatch, TileRunner};
 pub use tiling::{Edges, TileOptions, TilePlan};
 
 use crate::model::{CpuUNet, UNet, UNetConfig};
-use crate::{Error, GrayF32, Raster, Result};
+use crate::raster::SampleRows;
+use crate::{Error, GrayF32, Result};
 
 /// A network that turns a batch of tile inputs into foreground probabilities, blocking.
 pub trait TilePredictor {
@@ -85,11 +90,11 @@ fn foreground_softmax(logits: &[f32], classes: usize, pixels: usize) -> impl Ite
     })
 }
 
-/// Foreground probability map of `image` (any size, any pixel type) predicted tile
+/// Foreground probability map of `image` (any size, any sample type) predicted tile
 /// by tile; `progress(done, total)` is called after each batch of tiles.
-pub fn predict_probability<T: Copy + Into<f32>, P: TilePredictor + ?Sized>(
+pub fn predict_probability<P: TilePredictor + ?Sized>(
     model: &P,
-    image: &Raster<T>,
+    image: &dyn SampleRows,
     options: &TileOptions,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<GrayF32> {
@@ -104,13 +109,18 @@ pub fn predict_probability<T: Copy + Into<f32>, P: TilePredictor + ?Sized>(
 }
 
 /// [`predict_probability`] for backends whose read-back is asynchronous (WebGPU in
-/// the browser): the same tiles, blending and result, awaiting each batch's data.
-pub async fn predict_probability_async<T: Copy + Into<f32>>(
-    model: &UNet,
-    image: &Raster<T>,
+/// the browser): the same tiles, blending and result, awaiting each batch's data of
+/// a burn network (the CPU engine computes synchronously).
+pub async fn predict_probability_async(
+    network: &Network,
+    image: &dyn SampleRows,
     options: &TileOptions,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<GrayF32> {
+    let model = match network {
+        Network::Cpu(engine) => return predict_probability(engine, image, options, progress),
+        Network::Burn(model) => model,
+    };
     let mut runner = TileRunner::new(model.config(), image, options)?;
     while let Some(batch) = runner.next_batch() {
         let tiles = batch.tiles.clone();

@@ -6,12 +6,15 @@
 
 pub mod augment;
 pub mod cells;
+#[cfg(not(target_family = "wasm"))]
+pub mod device;
 pub mod error;
 pub mod imageio;
 pub mod import;
 pub mod inference;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 pub mod postprocess;
 pub mod raster;
 #[cfg(not(target_family = "wasm"))]
@@ -23,5 +26,4 @@ pub use raster::{GrayF32, GrayU8, Labels, Raster};
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;
 
-#[cfg(target_family = "wasm")]
 pub mod web;

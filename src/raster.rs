@@ -99,6 +99,37 @@ impl<T: Copy> Raster<T> {
     }
 }
 
+/// A single-channel image whose samples can be read as `f32`, whatever their
+/// stored type: what tiled inference reads its network inputs from.
+pub trait SampleRows {
+    /// `(width, height)`.
+    fn dims(&self) -> (usize, usize);
+
+    /// Smallest and largest sample as `f32` (`(0, 0)` for an empty image).
+    fn min_max(&self) -> (f32, f32);
+
+    /// Appends `map(sample(x, y))` for every `x` of `columns` (each below the
+    /// width) of row `y` to `out`.
+    fn gather_row(&self, y: usize, columns: &[usize], map: &dyn Fn(f32) -> f32, out: &mut Vec<f32>);
+}
+
+impl<T: Copy + Into<f32>> SampleRows for Raster<T> {
+    fn dims(&self) -> (usize, usize) {
+        Raster::dims(self)
+    }
+
+    fn min_max(&self) -> (f32, f32) {
+        let mut values = self.data.iter().map(|&v| v.into());
+        let first = values.next().unwrap_or(0.0);
+        values.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)))
+    }
+
+    fn gather_row(&self, y: usize, columns: &[usize], map: &dyn Fn(f32) -> f32, out: &mut Vec<f32>) {
+        let row = self.row(y);
+        out.extend(columns.iter().map(|&x| map(row[x].into())));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

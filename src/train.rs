@@ -29,14 +29,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::device::DeviceChoice;
 use crate::model::UNetConfig;
-use crate::{Error, Result};
 
 pub use schedule::LrSchedule;
 pub use session::{train, SwaSummary, TrainSummary};
 
-/// The optimisers of the original project.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The optimisers of the original project (also `train --optimizer`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// Stochastic gradient descent, with momentum when given (the original used 0.99).
@@ -45,38 +45,6 @@ pub enum OptimizerKind {
     Rmsprop,
     /// Adam (betas 0.9/0.999, eps 1e-8), as PyTorch's defaults.
     Adam,
-}
-
-impl OptimizerKind {
-    /// Parses `sgd`, `rmsprop` or `adam`.
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "sgd" => Ok(Self::Sgd),
-            "rmsprop" => Ok(Self::Rmsprop),
-            "adam" => Ok(Self::Adam),
-            other => Err(Error::invalid(format!("unknown optimizer '{other}' (expected sgd, rmsprop or adam)"))),
-        }
-    }
-}
-
-/// Where the network runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceChoice {
-    /// burn's Flex backend (pure-Rust CPU, multi-threaded).
-    Cpu,
-    /// burn's wgpu backend (Vulkan/Metal/DX12 GPU).
-    Wgpu,
-}
-
-impl DeviceChoice {
-    /// The burn device (without autodiff).
-    pub fn device(self) -> burn::tensor::Device {
-        match self {
-            DeviceChoice::Cpu => burn::tensor::Device::flex(),
-            DeviceChoice::Wgpu => burn::tensor::Device::wgpu(Default::default()),
-        }
-    }
 }
 
 /// Everything that defines a training run (saved as `RUN_DIR/run.json`).

@@ -1,26 +1,21 @@
-//! wasm-bindgen entry points of the web page (compiled for wasm32 only).
+//! The web page's side of the crate, split as in burn's `mnist-inference-web`: the
+//! page's Web Worker calls thin wasm-bindgen entry points, and everything they do is
+//! library code that also compiles natively, so `cargo test` reaches it.
 //!
-//! The split follows burn's `mnist-inference-web` example: the page's Web
-//! Worker calls these functions, and everything heavy happens here in wasm.
+//! - [`input`]: decoding dropped files into pages, within the page's size limit;
+//! - [`views`]: what one result shows and offers for download, as the serde structs
+//!   that cross to JavaScript (one per call);
+//! - `bindings` (wasm32 only): the `#[wasm_bindgen]` classes and functions the worker
+//!   calls (`Segmenter`, `PageResult`, `decodeImage`, `benchPostprocess`);
+//! - `device` (wasm32 only): the WebGPU device, or the CPU, and what ran.
 //!
-//! - [`device`]: WebGPU device creation, or the CPU (Flex) backend, and what ran;
-//! - [`input`]: decoding dropped files into pages ([`input::decode_image`]);
-//! - [`segmenter`]: the network with its weights, and overlap-tile segmentation;
-//! - [`analysis`]: post-processing, cell labels and PNG renderings of one result,
-//!   re-run alone when a slider moves;
-//! - [`js`]: small helpers for building the plain JS objects handed to the page.
+//! The segmentation itself is [`crate::inference`] and [`crate::pipeline`], exactly as
+//! in `unetseg segment`.
 
-pub mod analysis;
-pub mod device;
 pub mod input;
-mod js;
-pub mod segmenter;
+pub mod views;
 
-use wasm_bindgen::prelude::wasm_bindgen;
-
-/// Runs when the module is instantiated: routes Rust panics to the console,
-/// where they explain the `RuntimeError` the worker then reports.
-#[wasm_bindgen(start)]
-pub fn start() {
-    console_error_panic_hook::set_once();
-}
+#[cfg(target_family = "wasm")]
+mod bindings;
+#[cfg(target_family = "wasm")]
+mod device;

@@ -113,7 +113,7 @@ fn multi_page_tiff_gives_one_result_per_page() {
     std::fs::write(&stack, buf.into_inner()).unwrap();
     let out = dir.join("out");
     let output = Command::new(env!("CARGO_BIN_EXE_unetseg"))
-        .args(["segment", "--threshold", "127", "--fg-fraction", "0.3"])
+        .args(["segment", "--threshold", "0.5", "--fg-fraction", "0.3"])
         .arg(&stack)
         .arg("--out")
         .arg(&out)
@@ -128,12 +128,14 @@ fn multi_page_tiff_gives_one_result_per_page() {
 
 #[test]
 fn bad_threshold_is_refused() {
-    let output = Command::new(env!("CARGO_BIN_EXE_unetseg"))
-        .args(["segment", "x.png", "--out", "o", "--threshold", "300"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("neither 'otsu' nor a level"));
+    for (threshold, reason) in [("300", "strictly between 0 and 1"), ("high", "neither 'otsu' nor a probability")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_unetseg"))
+            .args(["segment", "x.png", "--out", "o", "--threshold", threshold])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains(reason), "{threshold}");
+    }
 }
 
 /// By default `segment` lets the network zero-pad at the image border, so on a whole

@@ -36,7 +36,7 @@ fn read_npy_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
 /// Logits of `model` on the fixture image, min-max normalised like the original.
 fn logits(model: &UNet, image: &str) -> (Vec<usize>, Vec<f32>) {
     let image = read_gray8(&fixture(image)).unwrap();
-    let scale = MinMax::of(image.data());
+    let scale = MinMax::of(&image);
     let pixels: Vec<f32> = image.data().iter().map(|&v| scale.apply(v.into())).collect();
     let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, image.height(), image.width()]), &Device::flex());
     let out = model.forward(input);

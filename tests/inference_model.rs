@@ -13,7 +13,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use unetseg::augment::symmetric_index;
 use unetseg::import::import_state_dict;
-use unetseg::inference::{predict_probability, predict_probability_async, Edges, MinMax, TileOptions};
+use unetseg::inference::{predict_probability, predict_probability_async, Edges, MinMax, Network, TileOptions};
 use unetseg::model::{UNet, UNetConfig};
 use unetseg::{GrayF32, GrayU8};
 
@@ -57,7 +57,7 @@ fn mirrored_same_padding_tiles_equal_the_untiled_forward_in_the_interior() {
     let model = same_model();
     let (w, h) = (320, 288);
     let img = image(w, h);
-    let scale = MinMax::of(img.data());
+    let scale = MinMax::of(&img);
     let whole = untiled_probability(&model, img.data().iter().map(|&v| scale.apply(v as f32)).collect(), w, h);
     let options = TileOptions { max_tile: 256, batch: 3, edges: Edges::Mirror, ..TileOptions::default() };
     let mut calls = 0;
@@ -85,7 +85,7 @@ fn zero_padding_tiles_equal_one_pass_over_the_image_extended_to_the_pooling_grid
     // 320 x 288 is on the 16 px grid; 300 x 270 is extended (mirrored) to 304 x 272.
     for (w, h) in [(320, 288), (300, 270)] {
         let img = image(w, h);
-        let scale = MinMax::of(img.data());
+        let scale = MinMax::of(&img);
         let (ew, eh) = (w.div_ceil(16) * 16, h.div_ceil(16) * 16);
         let extended: Vec<f32> = (0..eh)
             .flat_map(|y| (0..ew).map(move |x| (x, y)))
@@ -112,7 +112,7 @@ fn valid_padding_tiles_equal_one_pass_over_the_mirror_padded_image() {
     let model = valid_model();
     let (w, h) = (276, 260);
     let img = image(w, h);
-    let scale = MinMax::of(img.data());
+    let scale = MinMax::of(&img);
     let m = 92isize;
     let (pw, ph) = (w + 184, h + 184);
     let padded: Vec<f32> = (0..ph as isize)
@@ -174,9 +174,11 @@ fn async_prediction_equals_the_blocking_one() {
     let img = image(150, 90);
     let options = TileOptions { max_tile: 256, batch: 2, ..TileOptions::default() };
     let blocking = predict_probability(&model, &img, &options, |_, _| {}).unwrap();
+    // burn's network, whose read-back is awaited (as on WebGPU).
+    let network = Network::Burn(model);
     let mut progress = Vec::new();
     let awaited =
-        block_on(predict_probability_async(&model, &img, &options, |done, total| progress.push((done, total))))
+        block_on(predict_probability_async(&network, &img, &options, |done, total| progress.push((done, total))))
             .unwrap();
     assert_eq!(blocking, awaited);
     let total = progress.last().unwrap().1;

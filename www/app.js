@@ -201,7 +201,8 @@ async function segmentJob(job, retried = false) {
         cardFor(m.page).setProgress(m.done, m.total);
       } else if (m.type === 'page-done') {
         job.done = (job.done ?? 0) + 1;
-        cardFor(m.page).setDone({ ...m, backend: shortBackend(backend), generation: engine.generation, key: `${key}/${m.page}` }, m, params);
+        const page = { probability: m.probability, networkMs: m.networkMs, key: `${key}/${m.page}` };
+        cardFor(m.page).setDone({ ...page, backend: shortBackend(backend), generation: engine.generation }, m.analysis, params);
       } else if (m.type === 'page-error') {
         cardFor(m.page).setState('error', m.message);
       }

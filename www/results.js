@@ -73,7 +73,7 @@ export class ResultCard {
     this.stem = stem;
     this.onParams = onParams;
     this.images = {}; // view name -> { bytes, url }
-    this.extra = {}; // downloads that are not shown: probability16, labels16, csv
+    this.files = {}; // the CLI's files by suffix (prob.png, mask.png, post.png, labels.png, cells.csv) -> bytes
     this.steps = [];
     this.view = 'overlay';
     this.overlayLayer = 'labels';
@@ -111,13 +111,13 @@ export class ResultCard {
   }
 
   /** Everything for a finished page, analysed with the slider values `params`. */
-  setDone({ probability, probability16, networkMs, backend, generation, key }, analysis, params) {
+  setDone({ probability, networkMs, backend, generation, key }, analysis, params) {
     this.key = key;
     this.generation = generation;
     this.networkMs = networkMs;
     this.backend = backend;
-    this.#setImage('probability', probability);
-    this.extra.probability16 = probability16;
+    this.#setImage('probability', probability.png);
+    this.files[probability.file.suffix] = probability.file.bytes;
     this.setAnalysis(analysis, params);
     this.setState('done', '');
     this.$('.fact-size').textContent = `${this.size[0]} × ${this.size[1]}${this.depth === 16 ? ', 16-bit' : ''}`;
@@ -129,23 +129,25 @@ export class ResultCard {
   }
 
   /**
-   * The post-processing outputs for the slider values `params`, which the
-   * card records as `data-params` ("auto" or the threshold, "/", the seed fraction).
+   * The post-processing outputs (`view`, an AnalysisView of src/web/views.rs, and the
+   * time it took) for the slider values `params`, which the card records as
+   * `data-params` ("auto" or the threshold, "/", the seed fraction).
    */
-  setAnalysis(a, params) {
+  setAnalysis({ view, postMs }, params) {
     this.root.dataset.params = `${params.threshold ?? 'auto'}/${params.fgFraction}`;
-    for (const name of ['mask', 'final', 'labels']) this.#setImage(name, a[name]);
-    this.extra.labels16 = a.labels16;
-    this.extra.csv = a.csv;
+    for (const file of view.files) this.files[file.suffix] = file.bytes;
+    this.#setImage('mask', this.files['mask.png']);
+    this.#setImage('final', this.files['post.png']);
+    this.#setImage('labels', view.labelsColour);
     for (const step of this.steps) URL.revokeObjectURL(step.url);
-    this.steps = a.steps.map((s) => ({ ...s, url: pngUrl(s.png) }));
-    this.$('.fact-cells').textContent = String(a.cells);
-    this.level = a.level;
+    this.steps = view.steps.map((s) => ({ ...s, url: pngUrl(s.png) }));
+    this.$('.fact-cells').textContent = String(view.cells);
+    this.thresholdUsed = view.threshold;
     this.#showLevels();
-    this.$('.fact-post').textContent = formatMs(a.postMs);
-    this.#setDownload('[data-testid="download-mask"]', this.images.mask.bytes, 'image/png', `${this.stem}.mask.png`);
-    this.#setDownload('.download-labels', this.extra.labels16, 'image/png', `${this.stem}.labels.png`);
-    this.#setDownload('.download-csv', a.csv, 'text/csv', `${this.stem}.cells.csv`);
+    this.$('.fact-post').textContent = formatMs(postMs);
+    this.#setDownload('[data-testid="download-mask"]', 'mask.png', 'image/png');
+    this.#setDownload('.download-labels', 'labels.png', 'image/png');
+    this.#setDownload('.download-csv', 'cells.csv', 'text/csv');
     if (this.state === 'done') this.#render();
   }
 
@@ -161,12 +163,8 @@ export class ResultCard {
     const p = this.stem;
     const entries = [
       { name: `${p}/${p}.input.png`, data: this.images.input.bytes },
-      { name: `${p}/${p}.prob.png`, data: this.extra.probability16 },
-      { name: `${p}/${p}.mask.png`, data: this.images.mask.bytes },
-      { name: `${p}/${p}.post.png`, data: this.images.final.bytes },
-      { name: `${p}/${p}.labels.png`, data: this.extra.labels16 },
+      ...Object.entries(this.files).map(([suffix, data]) => ({ name: `${p}/${p}.${suffix}`, data })),
       { name: `${p}/${p}.labels-colour.png`, data: this.images.labels.bytes },
-      { name: `${p}/${p}.cells.csv`, data: this.extra.csv },
     ];
     for (const s of this.steps) entries.push({ name: `${p}/steps/${s.stem}.png`, data: s.png });
     return entries;
@@ -175,7 +173,7 @@ export class ResultCard {
   /** Summary line for the ZIP's index. */
   summary() {
     return `${this.stem}\t${this.size?.join('x') ?? ''}\t${this.$('.fact-cells').textContent}\t` +
-      `${this.threshold ?? `otsu (${this.level})`}\t${this.fgFraction}\t${this.backend ?? ''}`;
+      `${this.threshold ?? `otsu (${this.thresholdUsed.toFixed(2)})`}\t${this.fgFraction}\t${this.backend ?? ''}`;
   }
 
   /** Frees the object URLs. */
@@ -200,11 +198,12 @@ export class ResultCard {
     this.images[name] = { bytes, url: pngUrl(bytes) };
   }
 
-  #setDownload(selector, data, type, filename) {
+  /** Points the link `selector` at this result's file `suffix`. */
+  #setDownload(selector, suffix, type) {
     const link = this.$(selector);
     if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
-    link.href = URL.createObjectURL(new Blob([data], { type }));
-    link.download = filename;
+    link.href = URL.createObjectURL(new Blob([this.files[suffix]], { type }));
+    link.download = `${this.stem}.${suffix}`;
   }
 
   #wireSliders() {
@@ -227,7 +226,7 @@ export class ResultCard {
   /** The threshold read-out: the slider's value, or Otsu's level as a probability. */
   #showLevels() {
     const text = this.threshold === null
-      ? `Otsu${this.level === undefined ? '' : ` (${(this.level / 255).toFixed(2)})`}`
+      ? `Otsu${this.thresholdUsed === undefined ? '' : ` (${this.thresholdUsed.toFixed(2)})`}`
       : this.threshold.toFixed(2);
     this.$('.threshold-value').textContent = text;
   }

@@ -71,10 +71,8 @@ const handlers = {
         const result = await segmenter.segment(page, (done, total) => post({ rid, type: 'progress', page: i, done, total }));
         const networkMs = performance.now() - started;
         kept.set(`${key}/${i}`, result);
-        const views = analyse(result, params);
         post({
-          rid, type: 'page-done', page: i, networkMs,
-          probability: result.probabilityPng(), probability16: result.probability16Png(), ...views,
+          rid, type: 'page-done', page: i, networkMs, probability: result.probability(), analysis: analyse(result, params),
         });
       } catch (e) {
         if (e instanceof WebAssembly.RuntimeError) throw e;
@@ -117,15 +115,11 @@ const handlers = {
   },
 };
 
-/** The post-processing views of one result for the slider values `params`. */
+/** The analysis of one result for the slider values `params` (an AnalysisView of src/web/views.rs), timed. */
 function analyse(result, { threshold, fgFraction }) {
   const started = performance.now();
-  const a = result.analyse(threshold, fgFraction);
-  return {
-    postMs: performance.now() - started,
-    mask: a.mask, final: a.final, labels: a.labels, labels16: a.labels16, csv: a.csv,
-    cells: a.cells, level: a.level, steps: a.steps,
-  };
+  const view = result.analyse(threshold, fgFraction);
+  return { postMs: performance.now() - started, view };
 }
 
 /** Posts `message`, transferring its PNG buffers instead of copying them. */

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::imageio::{read_pages, GrayImage};
+use crate::imageio::read_pages;
 use crate::inference::MinMax;
 use crate::model::{self, Padding, UNet, UNetConfig};
-use crate::{Error, Raster, Result};
+use crate::raster::SampleRows;
+use crate::{Error, Result};
 
 /// Arguments of `unetseg forward`.
 #[derive(clap::Args, Debug)]
@@ -33,10 +34,7 @@ pub fn run(args: ForwardArgs) -> Result<()> {
         .into_iter()
         .next()
         .ok_or_else(|| Error::file(&args.input, "the file holds no image"))?;
-    let (shape, logits) = match &page {
-        GrayImage::U8(raster) => whole_image_logits(&model, raster, &args.input)?,
-        GrayImage::U16(raster) => whole_image_logits(&model, raster, &args.input)?,
-    };
+    let (shape, logits) = whole_image_logits(&model, page.samples(), &args.input)?;
     std::fs::write(&args.out, encode_npy_f32(&shape, &logits))
         .map_err(|e| Error::file(&args.out, format!("cannot write: {e}")))?;
     println!(
@@ -55,11 +53,7 @@ pub fn run(args: ForwardArgs) -> Result<()> {
 /// Logits `[classes, H', W']` of one forward pass over `image`, min-max normalised
 /// to `[0, 1]` over the whole image. Fails, listing the accepted sizes, when the
 /// network cannot take the image's size.
-fn whole_image_logits<T: Copy + Into<f32>>(
-    model: &UNet,
-    image: &Raster<T>,
-    path: &Path,
-) -> Result<([usize; 3], Vec<f32>)> {
+fn whole_image_logits(model: &UNet, image: &dyn SampleRows, path: &Path) -> Result<([usize; 3], Vec<f32>)> {
     let config = model.config();
     let (w, h) = image.dims();
     for (axis, size) in [("width", w), ("height", h)] {
@@ -70,8 +64,12 @@ fn whole_image_logits<T: Copy + Into<f32>>(
             ));
         }
     }
-    let scale = MinMax::of(image.data());
-    let pixels: Vec<f32> = image.data().iter().map(|&v| scale.apply(v.into())).collect();
+    let scale = MinMax::of(image);
+    let columns: Vec<usize> = (0..w).collect();
+    let mut pixels = Vec::with_capacity(w * h);
+    for y in 0..h {
+        image.gather_row(y, &columns, &|v| scale.apply(v), &mut pixels);
+    }
     let device = model.conv_out.weight.device();
     let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, h, w]), &device);
     let logits = model.forward(input);

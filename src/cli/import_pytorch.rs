@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 
 use burn::tensor::Device;
+use clap::ValueEnum;
 
+use super::Preset;
 use crate::import::{import_state_dict, infer_base_channels};
-use crate::model::{self, Precision, UNetConfig};
+use crate::model::{self, Precision};
 use crate::Result;
 
 /// Arguments of `unetseg import-pytorch`.
@@ -17,8 +19,8 @@ pub struct ImportPytorchArgs {
     #[arg(long)]
     pub state_dict: PathBuf,
     /// Architecture: `seed` (valid convolutions, as the original) or `compact` (same-padded).
-    #[arg(long)]
-    pub preset: String,
+    #[arg(long, value_enum)]
+    pub preset: Preset,
     /// Channels of the first level; by default read from Conv_down1's weight.
     #[arg(long)]
     pub base_channels: Option<usize>,
@@ -33,7 +35,7 @@ pub fn run(args: ImportPytorchArgs) -> Result<()> {
         Some(base) => base,
         None => infer_base_channels(&args.state_dict)?,
     };
-    let config = UNetConfig::preset(&args.preset)?.with_base_channels(base);
+    let config = args.preset.config().with_base_channels(base);
     config.validate()?;
     let model = import_state_dict(&args.state_dict, &config, &Device::flex())?;
     model::save(&model, &args.out, Precision::F32)?;
@@ -41,7 +43,7 @@ pub fn run(args: ImportPytorchArgs) -> Result<()> {
         "{} -> {} ({} preset, base {} channels, {} parameters)",
         args.state_dict.display(),
         args.out.display(),
-        args.preset,
+        args.preset.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
         base,
         config.parameter_count()
     );

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use crate::model::UNetConfig;
+use super::Preset;
+use crate::device::DeviceChoice;
 use crate::train::data::Holdout;
-use crate::train::{self, DeviceChoice, LrSchedule, OptimizerKind, TrainOptions};
+use crate::train::{self, LrSchedule, OptimizerKind, TrainOptions};
 use crate::{Error, Result};
 
 /// Arguments of `unetseg train`.
@@ -19,18 +20,18 @@ pub struct TrainArgs {
     /// Hold out slices A..B (0-based positions in name order, inclusive), e.g. 24..26.
     #[arg(long)]
     pub val_slices: Option<String>,
-    /// Architecture preset: compact (16-32-64-128-256, same padding) or seed (the original).
-    #[arg(long, default_value = "compact")]
-    pub model: String,
+    /// Architecture preset.
+    #[arg(long, value_enum, default_value_t = Preset::Compact)]
+    pub model: Preset,
     /// Override the preset's channels of the first level.
     #[arg(long)]
     pub base_channels: Option<usize>,
     /// Batch normalisation after each convolution.
     #[arg(long)]
     pub batch_norm: bool,
-    /// Optimiser: sgd, rmsprop or adam.
-    #[arg(long, default_value = "adam")]
-    pub optimizer: String,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
+    pub optimizer: OptimizerKind,
     /// Learning rate (default 1e-3); on resume, a new rate for the rest of the run
     /// (e.g. a final stage at a lower rate).
     #[arg(long)]
@@ -39,8 +40,8 @@ pub struct TrainArgs {
     /// --lr-min over all --epochs); on resume, a new schedule for the epochs left, at
     /// the point the epoch count has reached (a cosine set at epoch 90 of 100 starts
     /// near its end).
-    #[arg(long, value_parser = ["constant", "cosine"])]
-    pub lr_schedule: Option<String>,
+    #[arg(long, value_enum)]
+    pub lr_schedule: Option<ScheduleKind>,
     /// The rate a cosine schedule ends at (default: --lr / 100; implies cosine).
     #[arg(long)]
     pub lr_min: Option<f64>,
@@ -65,9 +66,10 @@ pub struct TrainArgs {
     /// Continue the run in this directory (its options, its latest checkpoint).
     #[arg(long, conflicts_with = "out")]
     pub resume: Option<PathBuf>,
-    /// Device: cpu (burn Flex) or wgpu (GPU).
-    #[arg(long)]
-    pub device: Option<String>,
+    /// Where the network trains (burn's Flex backend on the CPU, or wgpu); on resume,
+    /// the run's own unless given.
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceChoice>,
     /// Stop cleanly after this many minutes.
     #[arg(long)]
     pub max_minutes: Option<f64>,
@@ -96,12 +98,13 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
-fn parse_device(name: &str) -> Result<DeviceChoice> {
-    match name {
-        "cpu" => Ok(DeviceChoice::Cpu),
-        "wgpu" => Ok(DeviceChoice::Wgpu),
-        other => Err(Error::invalid(format!("unknown device '{other}' (expected cpu or wgpu)"))),
-    }
+/// The schedules of `--lr-schedule`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// The base rate throughout.
+    Constant,
+    /// Half a cosine from `--lr` down to `--lr-min`.
+    Cosine,
 }
 
 fn parse_class_weights(text: &str) -> Result<Vec<f32>> {
@@ -111,10 +114,10 @@ fn parse_class_weights(text: &str) -> Result<Vec<f32>> {
 /// The schedule named by `--lr-schedule`/`--lr-min` for base rate `lr`, or `None`
 /// when neither is given.
 fn lr_schedule(args: &TrainArgs, lr: f64) -> Result<Option<LrSchedule>> {
-    match (args.lr_schedule.as_deref(), args.lr_min) {
+    match (args.lr_schedule, args.lr_min) {
         (None, None) => Ok(None),
-        (Some("constant"), None) => Ok(Some(LrSchedule::Constant)),
-        (Some("constant"), Some(_)) => Err(Error::invalid("--lr-min needs --lr-schedule cosine")),
+        (Some(ScheduleKind::Constant), None) => Ok(Some(LrSchedule::Constant)),
+        (Some(ScheduleKind::Constant), Some(_)) => Err(Error::invalid("--lr-min needs --lr-schedule cosine")),
         (_, min) => {
             let min = min.unwrap_or(lr / 100.0);
             if !(min >= 0.0 && min <= lr) {
@@ -127,14 +130,14 @@ fn lr_schedule(args: &TrainArgs, lr: f64) -> Result<Option<LrSchedule>> {
 
 /// The options of a new run from the command line.
 fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions> {
-    let mut model = UNetConfig::preset(&args.model)?;
+    let mut model = args.model.config();
     if let Some(base) = args.base_channels {
         model = model.with_base_channels(base);
     }
     model.batch_norm = args.batch_norm;
     model.validate()?;
     let holdout = match (&args.val_slices, args.val) {
-        (Some(range), _) => Holdout::parse_range(range)?,
+        (Some(range), _) => Holdout::parse_range(range).map_err(|e| Error::invalid(format!("--val-slices: {e}")))?,
         (None, n) => Holdout::Last(n.unwrap_or(3)),
     };
     let crop = args.crop.unwrap_or(if model.margin() > 0 { 572 } else { 256 });
@@ -142,7 +145,7 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
     Ok(TrainOptions {
         data,
         holdout,
-        optimizer: OptimizerKind::parse(&args.optimizer)?,
+        optimizer: args.optimizer,
         lr,
         lr_schedule: lr_schedule(args, lr)?.unwrap_or_default(),
         momentum: args.momentum,
@@ -151,7 +154,7 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
         crop,
         seed: args.seed,
         out,
-        device: parse_device(args.device.as_deref().unwrap_or("cpu"))?,
+        device: args.device.unwrap_or_default(),
         max_minutes: args.max_minutes,
         class_weights: match &args.class_weights {
             Some(text) => parse_class_weights(text)?,
@@ -192,9 +195,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             options.swa_from = args.swa_from.map(|e| e as usize).or(options.swa_from);
             options.border_weights |= args.border_weights;
             options.progress = !args.quiet;
-            if let Some(device) = &args.device {
-                options.device = parse_device(device)?;
-            }
+            options.device = args.device.unwrap_or(options.device);
             (options, true)
         }
         (None, Some(data), Some(out)) => (new_run(&args, data.clone(), out.clone())?, false),

@@ -10,11 +10,27 @@ use super::GrayImage;
 use crate::error::{Error, Result};
 use crate::raster::Raster;
 
-/// Largest page accepted, in pixels (2^28, e.g. 16384 x 16384). Larger
+/// Largest page accepted natively, in pixels (2^28, e.g. 16384 x 16384). Larger
 /// headers are refused before any pixel buffer is allocated, so a small
 /// file claiming a huge image (a "decompression bomb") fails with a clear
 /// error instead of exhausting memory.
 pub const MAX_PIXELS_PER_PAGE: u64 = 1 << 28;
+
+/// The largest page a caller takes, and what its refusal adds to the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageLimit {
+    /// Most pixels per page (at most [`MAX_PIXELS_PER_PAGE`]).
+    pub max_pixels: u64,
+    /// Appended to the refusal: why the limit is there, what to do instead.
+    pub advice: &'static str,
+}
+
+impl Default for PageLimit {
+    /// [`MAX_PIXELS_PER_PAGE`], with no advice.
+    fn default() -> Self {
+        Self { max_pixels: MAX_PIXELS_PER_PAGE, advice: "" }
+    }
+}
 
 /// Largest total over all pages of one file, in pixels (2^30).
 const MAX_PIXELS_PER_FILE: u64 = 1 << 30;
@@ -37,36 +53,49 @@ const MAX_BYTES_PER_PIXEL: u64 = 8;
 /// (other formats, TIFF with float/signed/1-bit samples or planar colour)
 /// and pages over [`MAX_PIXELS_PER_PAGE`] give [`Error::File`] naming `name`.
 pub fn decode_pages(bytes: &[u8], name: &str) -> Result<Vec<GrayImage>> {
+    decode_pages_within(bytes, name, &PageLimit::default())
+}
+
+/// [`decode_pages`] with a page limit of the caller's (the web page's is smaller):
+/// a page over `limit` is refused, naming the file and the page, before its pixels
+/// are decoded.
+pub fn decode_pages_within(bytes: &[u8], name: &str, limit: &PageLimit) -> Result<Vec<GrayImage>> {
     if bytes.is_empty() {
         return Err(Error::file(name, "the file is empty"));
     }
     let format = image::guess_format(bytes)
         .map_err(|_| Error::file(name, "not a PNG, JPEG or TIFF file (unrecognised signature)"))?;
     let pages = match format {
-        ImageFormat::Tiff => decode_tiff(bytes),
-        ImageFormat::Png | ImageFormat::Jpeg => decode_single(bytes, format).map(|page| vec![page]),
+        ImageFormat::Tiff => decode_tiff(bytes, limit),
+        ImageFormat::Png | ImageFormat::Jpeg => decode_single(bytes, format, limit).map(|page| vec![page]),
         other => Err(format!("unsupported image format {other:?} (expected PNG, JPEG or TIFF)")),
     };
     pages.map_err(|reason| Error::file(name, reason))
 }
 
-/// Refuses pages whose pixel count exceeds [`MAX_PIXELS_PER_PAGE`].
-fn check_page_size(width: u64, height: u64) -> std::result::Result<(), String> {
+/// Refuses pages whose pixel count exceeds `limit`.
+fn check_page_size(width: u64, height: u64, limit: &PageLimit) -> std::result::Result<(), String> {
     let pixels = width * height;
-    if pixels > MAX_PIXELS_PER_PAGE {
+    let max = limit.max_pixels.min(MAX_PIXELS_PER_PAGE);
+    if pixels > max {
+        let megapixels = |n: u64| n as f64 / 1e6;
         return Err(format!(
-            "image of {width}x{height} = {pixels} pixels exceeds the limit of {MAX_PIXELS_PER_PAGE} pixels per page"
+            "the image is {width} x {height} pixels ({:.1} megapixels), which exceeds the limit of {max} pixels \
+             ({:.1} megapixels) per page{}",
+            megapixels(pixels),
+            megapixels(max),
+            limit.advice
         ));
     }
     Ok(())
 }
 
 /// Decodes a single-page PNG or JPEG through the `image` crate.
-fn decode_single(bytes: &[u8], format: ImageFormat) -> std::result::Result<GrayImage, String> {
+fn decode_single(bytes: &[u8], format: ImageFormat, limit: &PageLimit) -> std::result::Result<GrayImage, String> {
     let label = if format == ImageFormat::Png { "PNG" } else { "JPEG" };
     let fail = |e: image::ImageError| format!("cannot decode as {label}: {e}");
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(fail)?;
-    check_page_size(u64::from(width), u64::from(height))?;
+    check_page_size(u64::from(width), u64::from(height), limit)?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_PIXELS_PER_PAGE * MAX_BYTES_PER_PIXEL);
@@ -121,7 +150,7 @@ fn luma_u16(samples: &[u16], stride: usize) -> Vec<u16> {
 }
 
 /// Decodes every page of a TIFF with the `tiff` crate.
-fn decode_tiff(bytes: &[u8]) -> std::result::Result<Vec<GrayImage>, String> {
+fn decode_tiff(bytes: &[u8], limit: &PageLimit) -> std::result::Result<Vec<GrayImage>, String> {
     let mut limits = TiffLimits::default();
     limits.decoding_buffer_size = usize::try_from(MAX_PIXELS_PER_PAGE * MAX_BYTES_PER_PIXEL).unwrap_or(usize::MAX);
     let mut decoder =
@@ -130,12 +159,13 @@ fn decode_tiff(bytes: &[u8]) -> std::result::Result<Vec<GrayImage>, String> {
     let mut total_pixels = 0u64;
     loop {
         let index = pages.len();
-        let page = tiff_page(&mut decoder, &mut total_pixels).map_err(|e| format!("TIFF page {index}: {e}"))?;
+        let page =
+            tiff_page(&mut decoder, &mut total_pixels, limit).map_err(|e| format!("TIFF page {}: {e}", index + 1))?;
         pages.push(page);
         if !decoder.more_images() {
             return Ok(pages);
         }
-        decoder.next_image().map_err(|e| format!("TIFF page {}: {e}", index + 1))?;
+        decoder.next_image().map_err(|e| format!("TIFF page {}: {e}", index + 2))?;
     }
 }
 
@@ -143,10 +173,11 @@ fn decode_tiff(bytes: &[u8]) -> std::result::Result<Vec<GrayImage>, String> {
 fn tiff_page(
     decoder: &mut TiffDecoder<Cursor<&[u8]>>,
     total_pixels: &mut u64,
+    limit: &PageLimit,
 ) -> std::result::Result<GrayImage, String> {
     let (width, height) = decoder.dimensions().map_err(|e| e.to_string())?;
     let (w, h) = (u64::from(width), u64::from(height));
-    check_page_size(w, h)?;
+    check_page_size(w, h, limit)?;
     *total_pixels += w * h;
     if *total_pixels > MAX_PIXELS_PER_FILE {
         return Err(format!("the pages add up to more than {MAX_PIXELS_PER_FILE} pixels"));

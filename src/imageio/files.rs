@@ -1,6 +1,6 @@
 //! Reading and writing image files by path (native builds only).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{decode_pages, encode_png_rgb, encode_png_u16, encode_png_u8, GrayImage};
 use crate::error::{Error, Result};
@@ -27,14 +27,60 @@ pub fn read_gray8(path: &Path) -> Result<GrayU8> {
 /// how many pixels have other values.
 pub fn read_mask(path: &Path) -> Result<GrayU8> {
     let mask = read_gray8(path)?;
-    let offending = mask.data().iter().filter(|&&v| v != 0 && v != 255).count();
-    if offending > 0 {
-        return Err(Error::file(
-            path,
-            format!("not a binary mask: {offending} of {} pixels are neither 0 nor 255", mask.data().len()),
-        ));
-    }
+    super::check_binary_mask(&mask).map_err(|e| Error::file(path, e))?;
     Ok(mask)
+}
+
+/// File extensions read as images when listing a folder.
+pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "tif", "tiff", "jpg", "jpeg"];
+
+/// The image files directly in `dir` (by [`IMAGE_EXTENSIONS`], any case), sorted by name.
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir, format!("cannot list the folder: {e}")))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::file(dir, format!("cannot list the folder: {e}")))?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        if path.is_file() && ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// An image and the mask of the same file stem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageMaskPair {
+    /// The file stem both share.
+    pub stem: String,
+    /// The image file.
+    pub image: PathBuf,
+    /// The mask file.
+    pub mask: PathBuf,
+}
+
+/// Pairs every image file of `images` with the file of the same stem in `masks`, in
+/// name order. Fails, naming the folder, when `images` holds no image, and naming the
+/// image when it has no mask.
+pub fn pair_images_with_masks(images: &Path, masks: &Path) -> Result<Vec<ImageMaskPair>> {
+    let image_paths = image_files(images)?;
+    if image_paths.is_empty() {
+        return Err(Error::file(images, format!("the folder holds no images ({})", IMAGE_EXTENSIONS.join(", "))));
+    }
+    let mask_paths = image_files(masks)?;
+    image_paths
+        .into_iter()
+        .map(|image| {
+            let stem = image.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let mask = mask_paths
+                .iter()
+                .find(|m| m.file_stem() == image.file_stem())
+                .cloned()
+                .ok_or_else(|| Error::file(&image, format!("has no mask named {stem}.* in {}", masks.display())))?;
+            Ok(ImageMaskPair { stem, image, mask })
+        })
+        .collect()
 }
 
 /// Writes `bytes` to `path`, naming the file in any error.

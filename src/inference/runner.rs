@@ -15,6 +15,7 @@ use core::ops::Range;
 use super::tiling::{TileOptions, TilePlan};
 use crate::augment::symmetric_index;
 use crate::model::UNetConfig;
+use crate::raster::SampleRows;
 use crate::{Error, GrayF32, Raster, Result};
 
 /// Min-max normalisation to `[0, 1]`, as the original does before the network,
@@ -29,11 +30,9 @@ pub struct MinMax {
 }
 
 impl MinMax {
-    /// The range of `values` (`0..0` when empty).
-    pub fn of<T: Copy + Into<f32>>(values: &[T]) -> Self {
-        let mut it = values.iter().map(|&v| v.into());
-        let first = it.next().unwrap_or(0.0);
-        let (min, max) = it.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    /// The range of the samples of `image` (`0..0` when empty).
+    pub fn of(image: &dyn SampleRows) -> Self {
+        let (min, max) = image.min_max();
         Self { min, max }
     }
 
@@ -60,8 +59,8 @@ pub struct TileBatch {
 
 /// Drives the tiled prediction of one image: hands out input batches, takes back the
 /// foreground probability of each, and assembles the full-size probability map.
-pub struct TileRunner<'a, T> {
-    image: &'a Raster<T>,
+pub struct TileRunner<'a> {
+    image: &'a dyn SampleRows,
     plan: TilePlan,
     scale: MinMax,
     batch: usize,
@@ -70,21 +69,23 @@ pub struct TileRunner<'a, T> {
     sum: Vec<f32>,
 }
 
-impl<'a, T: Copy + Into<f32>> TileRunner<'a, T> {
-    /// Plans the tiles of `image` for a network built from `config`.
-    pub fn new(config: &UNetConfig, image: &'a Raster<T>, options: &TileOptions) -> Result<Self> {
+impl<'a> TileRunner<'a> {
+    /// Plans the tiles of `image` (a raster of any sample type, or a decoded page's
+    /// [`samples`](crate::imageio::GrayImage::samples)) for a network built from `config`.
+    pub fn new(config: &UNetConfig, image: &'a dyn SampleRows, options: &TileOptions) -> Result<Self> {
         if options.batch == 0 {
             return Err(Error::invalid("the tile batch size must be at least 1"));
         }
-        let plan = TilePlan::new(config, image.width(), image.height(), options)?;
+        let (width, height) = image.dims();
+        let plan = TilePlan::new(config, width, height, options)?;
         Ok(Self {
             image,
             plan,
-            scale: MinMax::of(image.data()),
+            scale: MinMax::of(image),
             batch: options.batch,
             next: 0,
             done: 0,
-            sum: vec![0.0; image.width() * image.height()],
+            sum: vec![0.0; width * height],
         })
     }
 
@@ -130,9 +131,9 @@ impl<'a, T: Copy + Into<f32>> TileRunner<'a, T> {
         let (w, h) = self.plan.input_size();
         let (iw, ih) = self.image.dims();
         let columns: Vec<usize> = (0..w).map(|i| symmetric_index(tile.input_x + i as isize, iw)).collect();
+        let scale = |v: f32| self.scale.apply(v);
         for j in 0..h {
-            let row = self.image.row(symmetric_index(tile.input_y + j as isize, ih));
-            out.extend(columns.iter().map(|&x| self.scale.apply(row[x].into())));
+            self.image.gather_row(symmetric_index(tile.input_y + j as isize, ih), &columns, &scale, out);
         }
     }
 
@@ -147,7 +148,7 @@ impl<'a, T: Copy + Into<f32>> TileRunner<'a, T> {
                 self.next
             )));
         }
-        let iw = self.image.width();
+        let (iw, _) = self.image.dims();
         let shrink = self.plan.shrink as isize;
         for (k, index) in tiles.clone().enumerate() {
             let tile = self.plan.tile(index);
@@ -195,9 +196,9 @@ mod tests {
 
     #[test]
     fn min_max_scales_to_unit_range() {
-        let scale = MinMax::of(&[10u8, 20, 30]);
+        let scale = MinMax::of(&Raster::new(3, 1, vec![10u8, 20, 30]).unwrap());
         assert_eq!((scale.apply(10.0), scale.apply(20.0), scale.apply(30.0)), (0.0, 0.5, 1.0));
-        assert_eq!(MinMax::of(&[7u8, 7]).apply(7.0), 0.0);
+        assert_eq!(MinMax::of(&Raster::filled(2, 1, 7u8)).apply(7.0), 0.0);
     }
 
     #[test]

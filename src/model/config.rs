@@ -44,15 +44,6 @@ impl UNetConfig {
         Self { base_channels: 16, padding: Padding::Same, ..Self::seed() }
     }
 
-    /// The preset called `name` (`"seed"` or `"compact"`).
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
-            "seed" => Ok(Self::seed()),
-            "compact" => Ok(Self::compact()),
-            other => Err(Error::invalid(format!("unknown model preset '{other}' (expected 'seed' or 'compact')"))),
-        }
-    }
-
     /// This configuration with `base_channels` replaced.
     pub fn with_base_channels(self, base_channels: usize) -> Self {
         Self { base_channels, ..self }

@@ -76,6 +76,18 @@ fn read_header(bytes: &[u8], name: &str) -> Result<(UNetConfig, bool)> {
 /// tensors (f16 files are widened to f32). `name` (a path or URL) is used in errors.
 pub fn load_from_bytes(bytes: &[u8], name: &str, device: &Device) -> Result<UNet> {
     let (config, half) = read_header(bytes, name)?;
+    // A header may describe a network far larger than the file (or the memory at
+    // hand): refuse it before allocating anything (each parameter takes 2 or 4 bytes).
+    let claimed = config.parameter_count();
+    if claimed.saturating_mul(2) > bytes.len() {
+        return Err(Error::file(
+            name,
+            format!(
+                "its header describes a network of {claimed} parameters, but the file holds only {} bytes",
+                bytes.len()
+            ),
+        ));
+    }
     let mut model = UNet::new(&config, device).map_err(|e| Error::file(name, e))?;
     let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec())).validate(true).allow_partial(false);
     if half {

@@ -2,7 +2,7 @@
 //! multi-page TIFFs, checked before any training starts, and split into training
 //! and validation slices.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::imageio;
 use crate::raster::{GrayU8, Raster};
@@ -29,8 +29,6 @@ impl Slice {
 /// Names of the ISBI 2012 challenge's multi-page TIFFs.
 const TIFF_VOLUME: &str = "train-volume.tif";
 const TIFF_LABELS: &str = "train-labels.tif";
-/// File extensions read from `images/` and `masks/`.
-const IMAGE_EXTENSIONS: [&str; 5] = ["png", "tif", "tiff", "jpg", "jpeg"];
 
 /// Reads every labelled slice under `dir`: either `images/` + `masks/` (paired by file
 /// stem, sorted by name) or `train-volume.tif` + `train-labels.tif` (paired by page).
@@ -48,38 +46,12 @@ pub fn load_slices(dir: &Path) -> Result<Vec<Slice>> {
             format!("expected the folders images/ and masks/ (or {TIFF_VOLUME} and {TIFF_LABELS})"),
         ));
     }
-    let images = image_files(&images_dir)?;
-    if images.is_empty() {
-        return Err(Error::file(&images_dir, "holds no images (.png, .tif, .jpg)"));
-    }
-    let masks = image_files(&masks_dir)?;
-    let mut slices = Vec::with_capacity(images.len());
-    for image_path in images {
-        let stem = image_path.file_stem().unwrap_or_default();
-        let mask_path = masks
-            .iter()
-            .find(|m| m.file_stem() == Some(stem))
-            .ok_or_else(|| Error::file(&image_path, format!("has no mask in {}", masks_dir.display())))?;
-        let image = imageio::read_gray8(&image_path)?;
-        let mask = imageio::read_mask(mask_path)?;
-        slices.push(pair(image_path.display().to_string(), image, mask, mask_path)?);
-    }
-    Ok(slices)
-}
-
-/// The image files directly in `dir`, sorted by name.
-fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir, format!("cannot list: {e}")))?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| Error::file(dir, format!("cannot list: {e}")))?.path();
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        if path.is_file() && ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
+    imageio::pair_images_with_masks(&images_dir, &masks_dir)?
+        .into_iter()
+        .map(|p| {
+            pair(p.image.display().to_string(), imageio::read_gray8(&p.image)?, imageio::read_mask(&p.mask)?, &p.mask)
+        })
+        .collect()
 }
 
 /// Pairs an image with its 0/255 mask after checking that the sizes agree.
@@ -121,17 +93,22 @@ fn load_tiff_pair(volume: &Path, labels: &Path) -> Result<Vec<Slice>> {
         .enumerate()
         .map(|(page, (image, mask))| {
             let mask = mask.to_u8();
-            let offending = mask.data().iter().filter(|&&v| v != 0 && v != 255).count();
             let mask_name = format!("{}#{page}", labels.display());
-            if offending > 0 {
-                return Err(Error::file(
-                    &mask_name,
-                    format!("not a binary mask: {offending} pixels are neither 0 nor 255"),
-                ));
-            }
+            imageio::check_binary_mask(&mask).map_err(|e| Error::file(&mask_name, e))?;
             pair(format!("{}#{page}", volume.display()), image.to_u8(), mask, mask_name)
         })
         .collect()
+}
+
+/// Parses a block of slice positions `A..B` (0-based, inclusive, as in `24..26`).
+pub fn parse_slice_range(text: &str) -> Result<(usize, usize)> {
+    let bad = || Error::invalid(format!("expected slices A..B with A <= B (e.g. 24..26), got '{text}'"));
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let (a, b): (usize, usize) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    if a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
 }
 
 /// Which slices are held out for validation.
@@ -146,13 +123,7 @@ pub enum Holdout {
 impl Holdout {
     /// Parses `A..B` (inclusive, as in `24..26`).
     pub fn parse_range(text: &str) -> Result<Self> {
-        let bad = || Error::invalid(format!("--val-slices expects A..B (e.g. 24..26), got '{text}'"));
-        let (a, b) = text.split_once("..").ok_or_else(bad)?;
-        let (a, b) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
-        if a > b {
-            return Err(bad());
-        }
-        Ok(Holdout::Range(a, b))
+        parse_slice_range(text).map(|(a, b)| Holdout::Range(a, b))
     }
 
     /// Splits `slices` into (training, validation).

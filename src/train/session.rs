@@ -154,106 +154,153 @@ fn candidate(net: &UNet, average: Option<&WeightAverage>) -> UNet {
     }
 }
 
-/// Runs (or resumes, when `resume` is set) the training described by `options`.
-pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
-    let started = Instant::now();
-    let out = &options.out;
-    if options.epochs == 0 || options.batch == 0 {
-        return Err(Error::invalid("--epochs and --batch must be at least 1"));
-    }
-    // Read and check every slice before anything is created or trained.
-    let (train_slices, val_slices) = options.holdout.split(data::load_slices(&options.data)?)?;
-    let too_small = train_slices.iter().find(|s| s.image.width().min(s.image.height()) < 2);
-    if let Some(s) = too_small {
-        return Err(Error::file(&s.name, "is too small to train on"));
-    }
-    let weighting = LossWeighting { class_weights: options.class_weights.clone(), border: options.border_weights };
+/// The slices of a run and its loss settings, read and checked before anything is
+/// created or trained.
+struct RunData {
+    train: Vec<Slice>,
+    val: Vec<Slice>,
+    weighting: LossWeighting,
+}
 
-    let base_device = options.device.device();
-    let device = base_device.clone().autodiff();
-    base_device.seed(options.seed);
-    let checkpoint = out.join("checkpoint.safetensors");
-    let (mut net, mut state, mut records) = if resume {
-        let state: RunState = read_json(&out.join("state.json"))?;
-        let records = history::read(&out.join("history.csv"))?;
-        let net = model::load(&checkpoint, &device)?.train();
-        (net, state, records)
-    } else {
-        std::fs::create_dir_all(out).map_err(|e| Error::file(out, format!("cannot create: {e}")))?;
-        (UNet::new(&options.model, &device)?, RunState::default(), Vec::new())
-    };
-    let average_path = out.join("average.safetensors");
-    let mut average = match options.ema {
-        Some(_) if resume && average_path.exists() => {
-            Some(WeightAverage::new(model::load(&average_path, &base_device)?))
+impl RunData {
+    /// Reads, checks and splits the slices of `options.data`.
+    fn load(options: &TrainOptions) -> Result<Self> {
+        let (train, val) = options.holdout.split(data::load_slices(&options.data)?)?;
+        if let Some(s) = train.iter().find(|s| s.image.width().min(s.image.height()) < 2) {
+            return Err(Error::file(&s.name, "is too small to train on"));
         }
-        Some(_) => Some(WeightAverage::new(net.valid())),
-        None => None,
-    };
-    let swa_path = out.join("swa.safetensors");
-    let mut swa = match options.swa_from {
-        Some(_) if state.swa_epochs > 0 => Some(WeightAverage::new(model::load(&swa_path, &base_device)?)),
-        _ => None,
-    };
-    let config = net.config().clone();
-    if weighting.class_weights.len() != config.classes {
-        return Err(Error::invalid(format!(
-            "--class-weights needs {} values, got {}",
-            config.classes,
-            weighting.class_weights.len()
-        )));
+        let weighting = LossWeighting { class_weights: options.class_weights.clone(), border: options.border_weights };
+        Ok(Self { train, val, weighting })
     }
-    let sizes = crop_sizes(options, &config)?;
-    write_json(&out.join("run.json"), options)?;
-    let mut optim = optimizer(options);
+}
 
-    let steps_per_epoch = train_slices.len().div_ceil(options.batch);
-    let remaining = options.epochs.saturating_sub(state.epochs_done);
-    let bar =
-        if options.progress { ProgressBar::new((remaining * steps_per_epoch) as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, eta {eta} | {msg}")
-            .map_err(|e| Error::invalid(e))?
-            .progress_chars("=> "),
-    );
-    let deadline = options.max_minutes.map(|m| m * 60.0);
-    let mut stopped_early = false;
-    let session_start = state.train_seconds;
+/// Sums over the steps of one epoch.
+#[derive(Default)]
+struct EpochSums {
+    loss: f64,
+    correct: usize,
+    pixels: usize,
+    steps: usize,
+    /// The rate of the last step.
+    lr: f64,
+    /// Whether `--max-minutes` ended the epoch early.
+    stopped: bool,
+}
 
-    while state.epochs_done < options.epochs && !stopped_early {
-        let epoch = state.epochs_done + 1;
+/// A run between epochs: its networks, optimiser and bookkeeping.
+struct Run<'a> {
+    options: &'a TrainOptions,
+    /// The training device (with autodiff) and the plain one for validation.
+    device: Device,
+    base_device: Device,
+    net: UNet,
+    optim: ModuleOptimizer,
+    state: RunState,
+    records: Vec<EpochRecord>,
+    /// `--ema`'s average, validated and exported instead of the latest weights.
+    average: Option<WeightAverage>,
+    /// `--swa-from`'s mean of the end-of-epoch weights.
+    swa: Option<WeightAverage>,
+    /// Input and output crop sizes.
+    sizes: (usize, usize),
+    steps_per_epoch: usize,
+}
+
+impl<'a> Run<'a> {
+    /// Creates the run directory and a fresh network, or restores them on `resume`.
+    fn open(options: &'a TrainOptions, resume: bool, data: &RunData) -> Result<Self> {
+        let out = &options.out;
+        let base_device = options.device.device()?;
+        let device = base_device.clone().autodiff();
+        base_device.seed(options.seed);
+        let (net, state, records) = if resume {
+            let state: RunState = read_json(&out.join("state.json"))?;
+            let records = history::read(&out.join("history.csv"))?;
+            (model::load(out.join("checkpoint.safetensors"), &device)?.train(), state, records)
+        } else {
+            std::fs::create_dir_all(out).map_err(|e| Error::file(out, format!("cannot create: {e}")))?;
+            (UNet::new(&options.model, &device)?, RunState::default(), Vec::new())
+        };
+        let average_path = out.join("average.safetensors");
+        let average = match options.ema {
+            Some(_) if resume && average_path.exists() => {
+                Some(WeightAverage::new(model::load(&average_path, &base_device)?))
+            }
+            Some(_) => Some(WeightAverage::new(net.valid())),
+            None => None,
+        };
+        let swa = match options.swa_from {
+            Some(_) if state.swa_epochs > 0 => {
+                Some(WeightAverage::new(model::load(out.join("swa.safetensors"), &base_device)?))
+            }
+            _ => None,
+        };
+        let config = net.config();
+        if data.weighting.class_weights.len() != config.classes {
+            return Err(Error::invalid(format!(
+                "--class-weights needs {} values, got {}",
+                config.classes,
+                data.weighting.class_weights.len()
+            )));
+        }
+        let sizes = crop_sizes(options, config)?;
+        write_json(&out.join("run.json"), options)?;
+        let steps_per_epoch = data.train.len().div_ceil(options.batch);
+        let optim = optimizer(options);
+        Ok(Self { options, device, base_device, net, optim, state, records, average, swa, sizes, steps_per_epoch })
+    }
+
+    /// The network that is validated and exported (see [`candidate`]).
+    fn candidate(&self) -> UNet {
+        candidate(&self.net, self.average.as_ref())
+    }
+
+    /// Trains epoch `epoch` on every training slice once, in a fresh shuffled order,
+    /// until `deadline` (seconds since `started`) passes. Takes the run and hands it
+    /// back, so that each optimiser step owns the only handle on the network (burn then
+    /// updates its tensors in place).
+    fn train_epoch(
+        mut self,
+        epoch: usize,
+        data: &RunData,
+        bar: &ProgressBar,
+        started: Instant,
+        deadline: Option<f64>,
+    ) -> Result<(Self, EpochSums)> {
+        let options = self.options;
+        let classes = self.net.config().classes;
         // A fresh stream per epoch keeps resumed runs reproducible.
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_mul(0x9E37_79B9).wrapping_add(epoch as u64));
-        let mut order: Vec<&Slice> = train_slices.iter().collect();
+        let mut order: Vec<&Slice> = data.train.iter().collect();
         order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct, mut pixels, mut steps) = (0.0f64, 0usize, 0usize, 0usize);
-        let mut lr = options.lr;
+        let mut sums = EpochSums { lr: options.lr, ..EpochSums::default() };
         for (step, chunk) in order.chunks(options.batch).enumerate() {
             if deadline.is_some_and(|d| started.elapsed().as_secs_f64() > d) {
-                stopped_early = true;
+                sums.stopped = true;
                 break;
             }
-            let (x, targets) = batch(chunk, sizes, config.classes, &weighting, &mut rng, &device)?;
-            let logits = net.forward(x);
+            let (x, targets) = batch(chunk, self.sizes, classes, &data.weighting, &mut rng, &self.device)?;
+            let logits = self.net.forward(x);
             let loss = loss::cross_entropy(logits.clone(), &targets);
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            let grads = GradientsParams::from_grads(loss.backward(), &self.net);
             // Steps done over steps in the whole run.
-            let progress = ((epoch - 1) * steps_per_epoch + step) as f64 / (options.epochs * steps_per_epoch) as f64;
-            lr = options.lr_schedule.rate(options.lr, progress);
-            net = optim.step(lr, net, grads);
-            if let (Some(average), Some(decay)) = (&mut average, options.ema) {
-                average.blend_in(&net, decay);
+            let progress =
+                ((epoch - 1) * self.steps_per_epoch + step) as f64 / (options.epochs * self.steps_per_epoch) as f64;
+            sums.lr = options.lr_schedule.rate(options.lr, progress);
+            self.net = self.optim.step(sums.lr, self.net, grads);
+            if let (Some(average), Some(decay)) = (&mut self.average, options.ema) {
+                average.blend_in(&self.net, decay);
             }
             let step_loss = f64::from(loss.into_scalar::<f32>());
             if !step_loss.is_finite() {
                 return Err(Error::invalid(format!("the loss diverged (epoch {epoch}); try a smaller --lr")));
             }
             let step_correct = loss::correct_pixels(logits.without_autodiff(), &targets);
-            let step_pixels = chunk.len() * sizes.1 * sizes.1;
-            loss_sum += step_loss;
-            correct += step_correct;
-            pixels += step_pixels;
-            steps += 1;
+            let step_pixels = chunk.len() * self.sizes.1 * self.sizes.1;
+            sums.loss += step_loss;
+            sums.correct += step_correct;
+            sums.pixels += step_pixels;
+            sums.steps += 1;
             bar.inc(1);
             bar.set_message(format!(
                 "epoch {epoch}/{} loss {step_loss:.4} acc {:.4}",
@@ -261,26 +308,39 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
                 step_correct as f64 / step_pixels as f64
             ));
         }
-        if steps == 0 {
-            break;
-        }
-        let last = epoch == options.epochs || stopped_early;
-        let candidate = candidate(&net, average.as_ref());
-        let validation = if !val_slices.is_empty() && (epoch % options.val_every.max(1) == 0 || last) {
-            Some(validate(&candidate, &val_slices, &weighting, &base_device)?)
+        Ok((self, sums))
+    }
+
+    /// After the steps of epoch `epoch`: validation (when due), the history line and
+    /// plots, the best model, the checkpoint, the averages and the state, all saved.
+    fn end_epoch(
+        &mut self,
+        epoch: usize,
+        sums: &EpochSums,
+        data: &RunData,
+        bar: &ProgressBar,
+        seconds: f64,
+    ) -> Result<()> {
+        let options = self.options;
+        let out = &options.out;
+        let last = epoch == options.epochs || sums.stopped;
+        let candidate = self.candidate();
+        let validation = if !data.val.is_empty() && (epoch % options.val_every.max(1) == 0 || last) {
+            Some(validate(&candidate, &data.val, &data.weighting, &self.base_device)?)
         } else {
             None
         };
         let record = EpochRecord {
             epoch,
-            train_loss: loss_sum / steps as f64,
-            train_acc: correct as f64 / pixels as f64,
+            train_loss: sums.loss / sums.steps as f64,
+            train_acc: sums.correct as f64 / sums.pixels as f64,
             val_loss: validation.map(|v| v.loss),
             val_acc: validation.map(|v| v.accuracy),
             val_v_rand: validation.map(|v| v.v_rand),
         };
         let line = format!(
-            "epoch {epoch}: lr {lr:.3e}, train loss {:.4} acc {:.4}{}",
+            "epoch {epoch}: lr {:.3e}, train loss {:.4} acc {:.4}{}",
+            sums.lr,
             record.train_loss,
             record.train_acc,
             validation
@@ -289,52 +349,90 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
         );
         // Printed above the bar, and also when the bar is hidden (--quiet, no terminal).
         bar.suspend(|| eprintln!("{line}"));
-        records.push(record);
-        state.epochs_done = epoch;
-        state.train_seconds = session_start + started.elapsed().as_secs_f64();
-        if let Some(v) = validation.filter(|v| state.improves(v)) {
-            state.best_epoch = Some(epoch);
-            state.best_v_rand = v.v_rand;
-            state.best_accuracy = v.accuracy;
-            state.best_loss = v.loss;
+        self.records.push(record);
+        self.state.epochs_done = epoch;
+        self.state.train_seconds = seconds;
+        if let Some(v) = validation.filter(|v| self.state.improves(v)) {
+            self.state.best_epoch = Some(epoch);
+            self.state.best_v_rand = v.v_rand;
+            self.state.best_accuracy = v.accuracy;
+            self.state.best_loss = v.loss;
             export_best(&candidate, out)?;
         }
-        model::save(&net, &checkpoint, Precision::F32)?;
-        if average.is_some() {
-            model::save(&candidate, &average_path, Precision::F32)?;
+        model::save(&self.net, out.join("checkpoint.safetensors"), Precision::F32)?;
+        if self.average.is_some() {
+            model::save(&candidate, out.join("average.safetensors"), Precision::F32)?;
         }
         if options.swa_from.is_some_and(|from| epoch >= from) {
-            let mean = swa.get_or_insert_with(|| WeightAverage::new(net.valid()));
-            mean.add_to_mean(&net, state.swa_epochs);
-            state.swa_epochs += 1;
-            model::save(mean.model(), &swa_path, Precision::F32)?;
+            let mean = self.swa.get_or_insert_with(|| WeightAverage::new(self.net.valid()));
+            mean.add_to_mean(&self.net, self.state.swa_epochs);
+            self.state.swa_epochs += 1;
+            model::save(mean.model(), out.join("swa.safetensors"), Precision::F32)?;
         }
-        history::write(&out.join("history.csv"), &records)?;
-        plot::write_plots(out, &records)?;
-        write_json(&out.join("state.json"), &state)?;
+        history::write(&out.join("history.csv"), &self.records)?;
+        plot::write_plots(out, &self.records)?;
+        write_json(&out.join("state.json"), &self.state)
+    }
+
+    /// After the session's last epoch: the export of a run without validation, and the
+    /// stochastic weight average's validation and export.
+    fn finish(self, data: &RunData, stopped_early: bool, seconds: f64) -> Result<TrainSummary> {
+        let out = &self.options.out;
+        if data.val.is_empty() && self.state.epochs_done > 0 {
+            // Without validation the latest model (or average) is the best one available.
+            export_best(&self.candidate(), out)?;
+        }
+        let swa = match &self.swa {
+            Some(mean) => {
+                let epochs = (self.state.epochs_done + 1 - self.state.swa_epochs, self.state.epochs_done);
+                Some(finish_swa(mean, epochs, &data.val, &data.weighting, &self.base_device, out)?)
+            }
+            None => None,
+        };
+        let state = &self.state;
+        let best = state.best_epoch.map(|e| {
+            (e, Validation { loss: state.best_loss, accuracy: state.best_accuracy, v_rand: state.best_v_rand })
+        });
+        Ok(TrainSummary { epochs_done: state.epochs_done, best, stopped_early, seconds, swa })
+    }
+}
+
+/// A progress bar over the `steps` left, hidden without `options.progress`.
+fn progress_bar(options: &TrainOptions, steps: usize) -> Result<ProgressBar> {
+    let bar = if options.progress { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, eta {eta} | {msg}")
+            .map_err(Error::invalid)?
+            .progress_chars("=> "),
+    );
+    Ok(bar)
+}
+
+/// Runs (or resumes, when `resume` is set) the training described by `options`.
+pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
+    let started = Instant::now();
+    if options.epochs == 0 || options.batch == 0 {
+        return Err(Error::invalid("--epochs and --batch must be at least 1"));
+    }
+    let data = RunData::load(options)?;
+    let mut run = Run::open(options, resume, &data)?;
+    let remaining = options.epochs.saturating_sub(run.state.epochs_done);
+    let bar = progress_bar(options, remaining * run.steps_per_epoch)?;
+    let deadline = options.max_minutes.map(|m| m * 60.0);
+    let earlier_seconds = run.state.train_seconds;
+    let mut stopped_early = false;
+    while run.state.epochs_done < options.epochs && !stopped_early {
+        let epoch = run.state.epochs_done + 1;
+        let (next, sums) = run.train_epoch(epoch, &data, &bar, started, deadline)?;
+        run = next;
+        stopped_early = sums.stopped;
+        if sums.steps == 0 {
+            break;
+        }
+        run.end_epoch(epoch, &sums, &data, &bar, earlier_seconds + started.elapsed().as_secs_f64())?;
     }
     bar.finish_and_clear();
-    if val_slices.is_empty() && state.epochs_done > 0 {
-        // Without validation the latest model (or average) is the best one available.
-        export_best(&candidate(&net, average.as_ref()), out)?;
-    }
-    let swa = match &swa {
-        Some(mean) => {
-            let epochs = (state.epochs_done + 1 - state.swa_epochs, state.epochs_done);
-            Some(finish_swa(mean, epochs, &val_slices, &weighting, &base_device, out)?)
-        }
-        None => None,
-    };
-    let best = state
-        .best_epoch
-        .map(|e| (e, Validation { loss: state.best_loss, accuracy: state.best_accuracy, v_rand: state.best_v_rand }));
-    Ok(TrainSummary {
-        epochs_done: state.epochs_done,
-        best,
-        stopped_early,
-        seconds: started.elapsed().as_secs_f64(),
-        swa,
-    })
+    run.finish(&data, stopped_early, started.elapsed().as_secs_f64())
 }
 
 /// Validates the stochastic weight average of `epochs` (first and last, inclusive) after the session and exports it

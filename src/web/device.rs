@@ -1,11 +1,12 @@
 //! Which backend runs the network in the browser: burn's wgpu runtime on the
 //! browser's WebGPU, or the CPU (single-threaded wasm) when WebGPU is missing or
 //! fails. On the CPU, same-padded networks run on the engine of
-//! `model::cpu_unet`, others on burn's Flex backend (see `segmenter`).
+//! `model::cpu_unet`, others on burn's Flex backend (see [`crate::inference::Network`]).
 
 use burn::tensor::wgpu::{wgpu::DeviceType, WgpuBackend};
 use burn::tensor::{Device, Tensor};
 
+use crate::inference::Compute;
 use crate::{Error, Result};
 
 /// The kind of backend a [`Backend`] runs on.
@@ -23,6 +24,14 @@ impl BackendKind {
         match self {
             BackendKind::WebGpu => "webgpu",
             BackendKind::Cpu => "cpu",
+        }
+    }
+
+    /// Where it computes.
+    pub fn compute(self) -> Compute {
+        match self {
+            BackendKind::WebGpu => Compute::Gpu,
+            BackendKind::Cpu => Compute::Cpu,
         }
     }
 }

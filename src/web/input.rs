@@ -1,109 +1,43 @@
-//! Decoding the files the user drops into pages the network can take, with
-//! the page's size limit checked before any pixel is decoded.
+//! Decoding the files the user drops into pages the network can take, with the
+//! page's size limit checked before any pixel is decoded.
 
-use std::io::Cursor;
+use crate::imageio::{decode_pages_within, GrayImage, PageLimit};
+use crate::Result;
 
-use image::{ImageFormat, ImageReader};
-use wasm_bindgen::prelude::*;
-
-use crate::imageio::{decode_pages, encode_png_u8, GrayImage};
-
-/// Largest page the web page segments, in pixels (4096 x 4096 or the same
-/// area). The network, the nine post-processing steps and their renderings
-/// need about 80 bytes a pixel at their peak, and a wasm32 module has at most
-/// 4 GiB of memory (browsers often grant less), so larger images are refused
-/// with a message instead of crashing the worker.
+/// Largest page the web page segments, in pixels (4096 x 4096 or the same area). The
+/// network, the nine post-processing steps and their renderings need about 80 bytes a
+/// pixel at their peak, and a wasm32 module has at most 4 GiB of memory (browsers
+/// often grant less), so larger images are refused with a message instead of
+/// crashing the worker.
 pub const MAX_WEB_PIXELS: u64 = 4096 * 4096;
 
-/// One decoded page (a PNG or JPEG has one, a TIFF one per page).
-#[wasm_bindgen]
-pub struct InputImage {
-    page: GrayImage,
-}
-
-#[wasm_bindgen]
-impl InputImage {
-    /// Width in pixels.
-    #[wasm_bindgen(getter)]
-    pub fn width(&self) -> usize {
-        self.page.width()
-    }
-
-    /// Height in pixels.
-    #[wasm_bindgen(getter)]
-    pub fn height(&self) -> usize {
-        self.page.height()
-    }
-
-    /// Bits per sample as stored in the file: 8 or 16.
-    #[wasm_bindgen(getter, js_name = bitDepth)]
-    pub fn bit_depth(&self) -> u8 {
-        match self.page {
-            GrayImage::U8(_) => 8,
-            GrayImage::U16(_) => 16,
-        }
-    }
-
-    /// The page as an 8-bit gray PNG for display (16-bit pages contrast-stretched).
-    #[wasm_bindgen(js_name = previewPng)]
-    pub fn preview_png(&self) -> Result<Vec<u8>, JsError> {
-        encode_png_u8(&self.page.to_u8()).map_err(|e| JsError::new(&e.to_string()))
-    }
-}
-
-impl InputImage {
-    /// The decoded page.
-    pub fn page(&self) -> &GrayImage {
-        &self.page
-    }
-}
+/// The page's limit, with what to do about it.
+pub const WEB_LIMIT: PageLimit = PageLimit {
+    max_pixels: MAX_WEB_PIXELS,
+    advice: " in the browser (4096 x 4096): crop or downscale it, or run `unetseg segment` on it, which takes up to \
+             268 megapixels",
+};
 
 /// Decodes every page of the PNG, JPEG or TIFF file `bytes` (`name` is used in
 /// messages). Fails with a message naming the file when it is corrupt or
 /// unsupported, or when a page exceeds [`MAX_WEB_PIXELS`].
-#[wasm_bindgen(js_name = decodeImage)]
-pub fn decode_image(bytes: &[u8], name: &str) -> Result<Vec<InputImage>, JsError> {
-    for (index, (width, height)) in page_sizes(bytes).into_iter().enumerate() {
-        let pixels = u64::from(width) * u64::from(height);
-        if pixels > MAX_WEB_PIXELS {
-            let which = if index == 0 { String::new() } else { format!(" (page {})", index + 1) };
-            return Err(JsError::new(&format!(
-                "{name}{which} is {width} x {height} pixels ({:.1} megapixels); this page segments images up to {:.1} \
-                 megapixels (4096 x 4096). Crop or downscale it, or run `unetseg segment` on it, which has no such limit.",
-                pixels as f64 / 1e6,
-                MAX_WEB_PIXELS as f64 / 1e6
-            )));
-        }
-    }
-    let pages = decode_pages(bytes, name).map_err(|e| JsError::new(&e.to_string()))?;
-    Ok(pages.into_iter().map(|page| InputImage { page }).collect())
+pub fn decode_upload(bytes: &[u8], name: &str) -> Result<Vec<GrayImage>> {
+    decode_pages_within(bytes, name, &WEB_LIMIT)
 }
 
-/// The size of every page as the file's headers state it, read without
-/// decoding pixels. Unreadable headers give an empty list: decoding then
-/// reports what is wrong.
-fn page_sizes(bytes: &[u8]) -> Vec<(u32, u32)> {
-    match image::guess_format(bytes) {
-        Ok(ImageFormat::Tiff) => tiff_page_sizes(bytes),
-        Ok(format @ (ImageFormat::Png | ImageFormat::Jpeg)) => {
-            ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().into_iter().collect()
-        }
-        _ => Vec::new(),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imageio::encode_png_u8;
+    use crate::GrayU8;
 
-/// The size of every page of a TIFF, following its chain of directories.
-fn tiff_page_sizes(bytes: &[u8]) -> Vec<(u32, u32)> {
-    let mut sizes = Vec::new();
-    let Ok(mut decoder) = tiff::decoder::Decoder::new(Cursor::new(bytes)) else { return sizes };
-    loop {
-        match decoder.dimensions() {
-            Ok(size) => sizes.push(size),
-            Err(_) => break,
-        }
-        if !decoder.more_images() || decoder.next_image().is_err() {
-            break;
-        }
+    #[test]
+    fn pages_over_the_limit_are_refused_naming_the_file() {
+        let wide = encode_png_u8(&GrayU8::filled(8193, 2049, 0)).unwrap();
+        let message = decode_upload(&wide, "wide.png").unwrap_err().to_string();
+        assert!(message.starts_with("wide.png: the image is 8193 x 2049 pixels"), "{message}");
+        assert!(message.contains("exceeds the limit of 16777216 pixels") && message.contains("unetseg segment"));
+        let fits = encode_png_u8(&GrayU8::filled(4096, 4096, 0)).unwrap();
+        assert_eq!(decode_upload(&fits, "fits.png").unwrap().len(), 1);
     }
-    sizes
 }

@@ -110,7 +110,7 @@ test('a 10000x10000 image is refused with a clear message, and the page goes on'
   const n = await results.count();
   const refused = results.nth(n - 2);
   assert.equal(await refused.getAttribute('data-state'), 'error');
-  assert.match(await refused.textContent(), /huge\.png is 10000 x 10000 pixels .* up to 16\.8 megapixels/);
+  assert.match(await refused.textContent(), /huge\.png: the image is 10000 x 10000 pixels .* exceeds the limit of 16777216 pixels \(16\.8 megapixels\) per page in the browser/);
   assert.equal(await results.nth(n - 1).getAttribute('data-state'), 'done');
 });
 

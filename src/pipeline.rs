@@ -1,0 +1,183 @@
+//! The segmentation pipeline after the network, one for the CLI and the page: from a
+//! page's cell probability to the cut, the nine post-processing steps, the cells, and
+//! the files a user downloads (byte for byte the same in both).
+//!
+//! The network half is [`crate::inference::predict_probability`] (or its `async`
+//! twin in the page) on a [`crate::inference::Network`]; [`analyse`] does the rest, and
+//! the page re-runs it alone when a slider moves.
+//!
+//! The post-processing runs on the probability map as 8-bit gray (`round(255 p)`):
+//! its threshold separates membranes from cells, and its watershed floods the graded
+//! probability rather than a flat binary mask. With [`CellThreshold::Otsu`] (the
+//! original's choice) the cut is `p > 0.5` and the post-processing takes Otsu's
+//! level of the gray; a fixed [`CellThreshold::Probability`] `t` gives the cut
+//! `p > t` and the post-processing the level `floor(255 t)`, the same cut on the gray
+//! up to pixels exactly at `t`.
+
+use crate::cells::Cells;
+use crate::imageio::{encode_png_u16, encode_png_u8};
+use crate::postprocess::{self, PostprocessParams, PostprocessSteps, Threshold};
+use crate::raster::{GrayF32, GrayU8, Raster};
+use crate::{Error, Result};
+
+/// Where membrane ends and cell begins on the probability map.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum CellThreshold {
+    /// Otsu's level of the 8-bit probability for the post-processing, 0.5 for the cut.
+    #[default]
+    Otsu,
+    /// A probability strictly between 0 and 1, for both.
+    Probability(f32),
+}
+
+impl CellThreshold {
+    /// Parses `otsu` or a probability strictly between 0 and 1 (`0.5`).
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.eq_ignore_ascii_case("otsu") {
+            return Ok(CellThreshold::Otsu);
+        }
+        let threshold = text
+            .parse::<f32>()
+            .map(CellThreshold::Probability)
+            .map_err(|_| Error::invalid(format!("'{text}' is neither 'otsu' nor a probability such as 0.5")))?;
+        threshold.validate()?;
+        Ok(threshold)
+    }
+
+    /// Checks that a fixed threshold lies strictly between 0 and 1.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            CellThreshold::Probability(t) if !(t > 0.0 && t < 1.0) => {
+                Err(Error::invalid(format!("the threshold must lie strictly between 0 and 1, got {t}")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The settings a user tunes (the page's sliders, `segment`'s options).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PipelineOptions {
+    /// The cut between membrane and cell.
+    pub threshold: CellThreshold,
+    /// Post-processing: sure foreground = distance > this fraction of the largest distance.
+    pub fg_fraction: f32,
+}
+
+impl Default for PipelineOptions {
+    /// The original's: Otsu, seed fraction 0.2.
+    fn default() -> Self {
+        Self { threshold: CellThreshold::Otsu, fg_fraction: PostprocessParams::default().fg_fraction }
+    }
+}
+
+impl PipelineOptions {
+    /// Checks the threshold and the seed fraction.
+    pub fn validate(&self) -> Result<()> {
+        self.threshold.validate()?;
+        self.postprocess_params().validate()
+    }
+
+    /// The post-processing's parameters: the original's, with this level and fraction.
+    fn postprocess_params(&self) -> PostprocessParams {
+        let threshold = match self.threshold {
+            CellThreshold::Otsu => Threshold::Otsu,
+            CellThreshold::Probability(t) => Threshold::Fixed((255.0 * t).floor() as u8),
+        };
+        PostprocessParams { threshold, fg_fraction: self.fg_fraction, ..PostprocessParams::default() }
+    }
+}
+
+/// Everything computed from one probability map for one set of options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analysis {
+    /// The probability cut: 255 where the probability is above the threshold (0.5 with
+    /// Otsu), else 0.
+    pub cut: GrayU8,
+    /// The threshold used, as a probability: the fixed one, or Otsu's 8-bit level / 255.
+    pub threshold: f32,
+    /// The nine post-processing steps; its final image is what the cells come from.
+    pub steps: PostprocessSteps,
+    /// The cells of the post-processing's final image.
+    pub cells: Cells,
+}
+
+/// The cut, the post-processing and the cells of `probability` (cell probability per
+/// pixel, in `[0, 1]`). Fails on invalid options or an empty map.
+pub fn analyse(probability: &GrayF32, options: &PipelineOptions) -> Result<Analysis> {
+    options.validate()?;
+    let cut_at = match options.threshold {
+        CellThreshold::Otsu => 0.5,
+        CellThreshold::Probability(t) => t,
+    };
+    let cut = probability.map(|p| if p > cut_at { 255 } else { 0 });
+    let gray = probability.map(|p| (p * 255.0).round().clamp(0.0, 255.0) as u8);
+    let steps = postprocess::run(&gray, &options.postprocess_params())?;
+    let threshold = match options.threshold {
+        CellThreshold::Otsu => f32::from(steps.threshold_level) / 255.0,
+        CellThreshold::Probability(t) => t,
+    };
+    let cells = Cells::from_segmentation(&steps.final_mask);
+    Ok(Analysis { cut, threshold, steps, cells })
+}
+
+/// One file of a result: `<stem>.<suffix>` on disk, in the page's downloads and ZIP.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultFile {
+    /// What follows the image's stem, e.g. `mask.png`.
+    pub suffix: &'static str,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// `prob.png`: the cell probability as a 16-bit PNG (`round(65535 p)`).
+pub fn probability_file(probability: &GrayF32) -> Result<ResultFile> {
+    let levels: Raster<u16> = probability.map(|p| (p.clamp(0.0, 1.0) * 65535.0).round() as u16);
+    Ok(ResultFile { suffix: "prob.png", bytes: encode_png_u16(&levels)? })
+}
+
+impl Analysis {
+    /// The files that depend on the options: `mask.png` (the cut), `post.png` (the
+    /// post-processing's final image, 255 = cell interior), `labels.png` (the cells
+    /// numbered 1.., 16-bit) and `cells.csv` (one line per cell).
+    pub fn files(&self) -> Result<Vec<ResultFile>> {
+        Ok(vec![
+            ResultFile { suffix: "mask.png", bytes: encode_png_u8(&self.cut)? },
+            ResultFile { suffix: "post.png", bytes: encode_png_u8(&self.steps.final_mask)? },
+            ResultFile { suffix: "labels.png", bytes: encode_png_u16(&self.cells.labels_u16()?)? },
+            ResultFile { suffix: "cells.csv", bytes: self.cells.to_csv().into_bytes() },
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_parse_and_validate() {
+        assert_eq!(CellThreshold::parse("OTSU").unwrap(), CellThreshold::Otsu);
+        assert_eq!(CellThreshold::parse("0.25").unwrap(), CellThreshold::Probability(0.25));
+        for bad in ["0", "1", "127", "-0.1", "half", "NaN"] {
+            assert!(CellThreshold::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_fixed_threshold_cuts_the_map_and_sets_the_post_processing_level() {
+        let probability = Raster::new(4, 1, vec![0.1, 0.3, 0.5, 0.9]).unwrap();
+        let options = PipelineOptions { threshold: CellThreshold::Probability(0.3), ..PipelineOptions::default() };
+        let analysis = analyse(&probability, &options).unwrap();
+        assert_eq!(analysis.cut.data(), &[0, 0, 255, 255]);
+        assert_eq!(analysis.steps.threshold_level, 76);
+        assert_eq!(analysis.threshold, 0.3);
+    }
+
+    #[test]
+    fn otsu_cuts_at_one_half_and_reports_its_level_as_a_probability() {
+        let probability = Raster::from_fn(8, 8, |x, _| if x < 4 { 0.2 } else { 0.8 });
+        let analysis = analyse(&probability, &PipelineOptions::default()).unwrap();
+        assert_eq!(analysis.cut.data().iter().filter(|&&v| v == 255).count(), 32);
+        assert_eq!(analysis.threshold, f32::from(analysis.steps.threshold_level) / 255.0);
+    }
+}

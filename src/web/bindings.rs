@@ -1,0 +1,188 @@
+//! The wasm-bindgen entry points the page's Web Worker calls: a thin shell over the
+//! library. Errors flow out with `?` as JS `Error`s carrying the crate's message;
+//! results leave as one serde struct each ([`super::views`]).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::device::Backend;
+use super::input::decode_upload;
+use super::views::{AnalysisView, ModelView, ProbabilityView};
+use crate::imageio::{encode_png_u8, GrayImage};
+use crate::inference::{predict_probability_async, Network, TileOptions};
+use crate::model::load_from_bytes;
+use crate::pipeline::{analyse, CellThreshold, PipelineOptions};
+use crate::GrayF32;
+
+/// Runs when the module is instantiated: routes Rust panics to the console,
+/// where they explain the `RuntimeError` the worker then reports.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// A value as the plain JS object of its serde form.
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    serde_wasm_bindgen::to_value(value).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// One decoded page (a PNG or JPEG has one, a TIFF one per page).
+#[wasm_bindgen]
+pub struct InputImage {
+    page: GrayImage,
+}
+
+#[wasm_bindgen]
+impl InputImage {
+    /// Width in pixels.
+    #[wasm_bindgen(getter)]
+    pub fn width(&self) -> usize {
+        self.page.width()
+    }
+
+    /// Height in pixels.
+    #[wasm_bindgen(getter)]
+    pub fn height(&self) -> usize {
+        self.page.height()
+    }
+
+    /// Bits per sample as stored in the file: 8 or 16.
+    #[wasm_bindgen(getter, js_name = bitDepth)]
+    pub fn bit_depth(&self) -> u8 {
+        match self.page {
+            GrayImage::U8(_) => 8,
+            GrayImage::U16(_) => 16,
+        }
+    }
+
+    /// The page as an 8-bit gray PNG for display (16-bit pages contrast-stretched).
+    #[wasm_bindgen(js_name = previewPng)]
+    pub fn preview_png(&self) -> Result<Vec<u8>, JsError> {
+        Ok(encode_png_u8(&self.page.to_u8())?)
+    }
+}
+
+/// Decodes every page of a dropped file (see [`decode_upload`]).
+#[wasm_bindgen(js_name = decodeImage)]
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<Vec<InputImage>, JsError> {
+    Ok(decode_upload(bytes, name)?.into_iter().map(|page| InputImage { page }).collect())
+}
+
+/// The network's output for one page, kept in the worker so that moving a slider
+/// re-runs only [`analyse`].
+#[wasm_bindgen]
+pub struct PageResult {
+    probability: GrayF32,
+}
+
+/// The slider values as pipeline options (`threshold` absent: automatic).
+fn pipeline_options(threshold: Option<f32>, fg_fraction: f32) -> PipelineOptions {
+    let threshold = threshold.map_or(CellThreshold::Otsu, CellThreshold::Probability);
+    PipelineOptions { threshold, fg_fraction }
+}
+
+#[wasm_bindgen]
+impl PageResult {
+    /// The probability for display and download ([`ProbabilityView`]).
+    pub fn probability(&self) -> Result<JsValue, JsError> {
+        to_js(&ProbabilityView::new(&self.probability)?)
+    }
+
+    /// Everything shown for the slider values (`threshold` absent: automatic, as the
+    /// CLI): an [`AnalysisView`].
+    pub fn analyse(&self, threshold: Option<f32>, fg_fraction: f32) -> Result<JsValue, JsError> {
+        let analysis = analyse(&self.probability, &pipeline_options(threshold, fg_fraction))?;
+        to_js(&AnalysisView::new(&analysis)?)
+    }
+}
+
+/// Mean time in milliseconds of the pipeline alone (cut, nine steps and cells, no
+/// PNG encoding) of `result`, over `runs` runs.
+#[wasm_bindgen(js_name = benchPostprocess)]
+pub fn bench_postprocess(
+    result: &PageResult,
+    threshold: Option<f32>,
+    fg_fraction: f32,
+    runs: u32,
+) -> Result<f64, JsError> {
+    let runs = runs.max(1);
+    let options = pipeline_options(threshold, fg_fraction);
+    let started = js_sys::Date::now();
+    for _ in 0..runs {
+        analyse(&result.probability, &options)?;
+    }
+    Ok((js_sys::Date::now() - started) / f64::from(runs))
+}
+
+/// What the page says about the backend.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BackendView<'a> {
+    /// `"webgpu"` or `"cpu"`.
+    kind: &'a str,
+    /// The adapter's description (often empty: browsers hide it).
+    adapter: &'a str,
+    /// Whether the WebGPU adapter is a software one.
+    fallback_adapter: bool,
+}
+
+/// The backend, and the network once weights are loaded.
+#[wasm_bindgen]
+pub struct Segmenter {
+    backend: Backend,
+    network: RefCell<Option<Rc<Network>>>,
+}
+
+#[wasm_bindgen]
+impl Segmenter {
+    /// Creates a segmenter on WebGPU when `prefer_gpu` is set (failing when
+    /// WebGPU cannot be used: the caller then asks for the CPU), else on the CPU.
+    pub async fn create(prefer_gpu: bool) -> Result<Segmenter, JsError> {
+        let backend = if prefer_gpu { Backend::webgpu().await? } else { Backend::cpu() };
+        Ok(Segmenter { backend, network: RefCell::new(None) })
+    }
+
+    /// `{ kind: "webgpu" | "cpu", adapter, fallbackAdapter }`.
+    pub fn backend(&self) -> Result<JsValue, JsError> {
+        to_js(&BackendView {
+            kind: self.backend.kind.name(),
+            adapter: &self.backend.adapter,
+            fallback_adapter: self.backend.fallback_adapter,
+        })
+    }
+
+    /// Loads a unetseg weights file (`name` is used in messages) and returns a
+    /// [`ModelView`]. A corrupt or incompatible file fails with a message, and the
+    /// previously loaded network stays in use.
+    #[wasm_bindgen(js_name = loadWeights)]
+    pub async fn load_weights(&self, bytes: Vec<u8>, name: String) -> Result<JsValue, JsError> {
+        let model = load_from_bytes(&bytes, &name, &self.backend.device)?;
+        let view = ModelView::new(model.config());
+        let network = Network::new(model, self.backend.kind.compute()).map_err(|e| crate::Error::file(&name, e))?;
+        self.network.replace(Some(Rc::new(network)));
+        to_js(&view)
+    }
+
+    /// Predicts the cell probability of `image` tile by tile, calling
+    /// `progress(done, total)` after each tile, and keeps it for [`PageResult::analyse`].
+    pub async fn segment(&self, image: &InputImage, progress: js_sys::Function) -> Result<PageResult, JsError> {
+        let network = self.network.borrow().clone().ok_or_else(|| JsError::new("no weights are loaded yet"))?;
+        let report = |done: usize, total: usize| {
+            // A failing progress callback must not stop the segmentation.
+            let _ = progress.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
+        };
+        let probability = predict_probability_async(&network, image.page.samples(), &tile_options(), report).await?;
+        Ok(PageResult { probability })
+    }
+}
+
+/// Tiles of the CLI's size, one per forward pass: on a GPU this keeps every buffer
+/// under WebGPU's default 128 MiB binding limit; on the CPU batching gains nothing
+/// (the engine runs tile after tile anyway). Tiling results do not depend on the
+/// batch size.
+fn tile_options() -> TileOptions {
+    TileOptions { batch: 1, ..TileOptions::default() }
+}
