@@ -150,7 +150,8 @@ impl Site {
         }
     }
 
-    /// Answers one request (tiny_http leaves out the body for HEAD).
+    /// Answers one request (tiny_http leaves out the body for HEAD). On an error
+    /// (a file that cannot be opened) the request is dropped, and tiny_http answers 500.
     fn answer(&self, request: Request) -> std::io::Result<()> {
         match self.route(request.method(), request.url()) {
             Reply::File(path, mime) => {
