@@ -1,14 +1,18 @@
-//! Properties of the metrics on random inputs (no fixtures).
+//! Properties of the metrics and of the challenge's border flood on random inputs (no
+//! fixtures).
 
 #[path = "common/metric_keys.rs"]
 mod metric_keys;
 
 use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use unetseg::metrics::border_flood::{flood_borders, DAM};
 use unetseg::metrics::contingency::ForegroundTable;
 use unetseg::metrics::info::info_scores;
 use unetseg::metrics::rand_index::rand_scores;
 use unetseg::metrics::{self, MetricsReport};
-use unetseg::{GrayF32, GrayU8, Labels};
+use unetseg::postprocess::components::{connected_components, Connectivity};
+use unetseg::{GrayF32, GrayU8, Labels, Raster};
 
 fn mask(width: usize, bits: &[bool]) -> GrayU8 {
     GrayU8::new(width, bits.len() / width, bits.iter().map(|&c| if c { 255 } else { 0 }).collect()).unwrap()
@@ -23,6 +27,11 @@ fn random_mask() -> impl Strategy<Value = (usize, Vec<bool>)> {
 /// Cells between full-length membrane lines at the given columns and rows.
 fn grid(width: usize, height: usize, columns: &[usize], rows: &[usize]) -> GrayU8 {
     GrayU8::from_fn(width, height, |x, y| if columns.contains(&x) || rows.contains(&y) { 0 } else { 255 })
+}
+
+/// The 4-connected cell regions of an 8-bit mask (above 127 = cell).
+fn regions(m: &GrayU8) -> Labels {
+    connected_components(&metrics::cell_mask(m).map(u8::from), Connectivity::Four).labels
 }
 
 fn in_unit_interval(report: &MetricsReport) -> Result<(), TestCaseError> {
@@ -50,8 +59,18 @@ proptest! {
     fn identical_segmentations_score_one((w, cells) in random_mask()) {
         let m = mask(w, &cells);
         let report = metrics::evaluate(&m, &m).unwrap();
+        let regions = connected_components(&m, Connectivity::Four).count;
         for (key, value) in report.entries() {
-            prop_assert_eq!(value, 1.0, "{}", key);
+            // Fiji's rules: without a ground-truth cell V_rand is 0 and V_info 0 (split 1,
+            // merge 0); with a single region V_info is 0 (split 0, merge 1, the rule for a single
+            // proposal part). A mask's threshold is 0.0.
+            let want = match key {
+                "v_rand_threshold" | "v_info_threshold" => 0.0,
+                "v_rand" | "v_rand_split" | "v_rand_merge" | "v_info" | "v_info_merge" if regions == 0 => 0.0,
+                "v_info" | "v_info_split" if regions == 1 => 0.0,
+                _ => 1.0,
+            };
+            prop_assert_eq!(value, want, "{} with {} regions", key, regions);
         }
     }
 
@@ -89,10 +108,7 @@ proptest! {
         let truth = grid(width, height, &columns, &rows);
         let merged = grid(width, height, &columns[1..], &rows);
         let r = metrics::evaluate(&merged, &truth).unwrap();
-        let table = ForegroundTable::new(
-            &unetseg::metrics::regions::label_regions(&metrics::cell_mask(&truth)).0,
-            &unetseg::metrics::regions::label_regions(&metrics::cell_mask(&merged)).0,
-        ).unwrap();
+        let table = ForegroundTable::new(&regions(&truth), &regions(&merged)).unwrap();
         let (rand, info) = (rand_scores(&table), info_scores(&table));
         prop_assert_eq!(rand.split, 1.0);
         prop_assert!(rand.merge < 1.0);
@@ -115,10 +131,7 @@ proptest! {
         let mut with_cut = columns.clone();
         with_cut.push(cut);
         let split = grid(width, height, &with_cut, &[]);
-        let table = ForegroundTable::new(
-            &unetseg::metrics::regions::label_regions(&metrics::cell_mask(&truth)).0,
-            &unetseg::metrics::regions::label_regions(&metrics::cell_mask(&split)).0,
-        ).unwrap();
+        let table = ForegroundTable::new(&regions(&truth), &regions(&split)).unwrap();
         let (rand, info) = (rand_scores(&table), info_scores(&table));
         prop_assert_eq!(rand.merge, 1.0);
         prop_assert!(rand.split < 1.0);
@@ -158,4 +171,228 @@ fn json_keys_are_exactly_the_documented_ones() {
     keys_sorted.sort_unstable();
     expected.sort_unstable();
     assert_eq!(keys_sorted, expected);
+}
+
+/// A direct transcription of Fiji's `WatershedTransform2D.apply()` with connectivity 4, for
+/// any gray levels: pixels listed column by column and sorted by value (stably), flooded level
+/// by level with a FIFO queue, new minima labelled as they appear. Returns the labels row by
+/// row (0 = dam).
+fn fiji_watershed_reference(image: &GrayU8) -> Vec<i32> {
+    const MASK: i32 = -2;
+    const WSHED: i32 = 0;
+    const INIT: i32 = -1;
+    const INQUEUE: i32 = -3;
+    let (size1, size2) = image.dims();
+    let mut tab = vec![vec![INIT; size2]; size1];
+    let mut pixels: Vec<(u8, usize, usize)> = Vec::new();
+    for x in 0..size1 {
+        for y in 0..size2 {
+            pixels.push((image.get(x, y), x, y));
+        }
+    }
+    pixels.sort_by_key(|&(value, _, _)| value);
+    let neighbours = |x: usize, y: usize| -> Vec<(usize, usize)> {
+        let (x, y) = (x as isize, y as isize);
+        [(x - 1, y), (x, y - 1), (x + 1, y), (x, y + 1)]
+            .into_iter()
+            .filter(|&(u, v)| u >= 0 && v >= 0 && (u as usize) < size1 && (v as usize) < size2)
+            .map(|(u, v)| (u as usize, v as usize))
+            .collect()
+    };
+    let mut fifo = VecDeque::new();
+    let (mut current_label, mut flag) = (0, false);
+    let mut start = 0;
+    while start < pixels.len() {
+        let h = pixels[start].0;
+        let end = start + pixels[start..].iter().take_while(|p| p.0 == h).count();
+        for &(_, i, j) in &pixels[start..end] {
+            tab[i][j] = MASK;
+            if neighbours(i, j).iter().any(|&(u, v)| tab[u][v] >= WSHED) {
+                fifo.push_back((i, j));
+                tab[i][j] = INQUEUE;
+            }
+        }
+        while let Some((i, j)) = fifo.pop_front() {
+            for (u, v) in neighbours(i, j) {
+                if tab[u][v] > 0 {
+                    if tab[i][j] == INQUEUE || (tab[i][j] == WSHED && flag) {
+                        tab[i][j] = tab[u][v];
+                    } else if tab[i][j] > 0 && tab[i][j] != tab[u][v] {
+                        tab[i][j] = WSHED;
+                        flag = false;
+                    }
+                } else if tab[u][v] == WSHED {
+                    if tab[i][j] == INQUEUE {
+                        tab[i][j] = WSHED;
+                        flag = true;
+                    }
+                } else if tab[u][v] == MASK {
+                    tab[u][v] = INQUEUE;
+                    fifo.push_back((u, v));
+                }
+            }
+        }
+        for &(_, i, j) in &pixels[start..end] {
+            if tab[i][j] == MASK {
+                current_label += 1;
+                tab[i][j] = current_label;
+                fifo.push_back((i, j));
+                while let Some((p, q)) = fifo.pop_front() {
+                    for (u, v) in neighbours(p, q) {
+                        if tab[u][v] == MASK {
+                            tab[u][v] = current_label;
+                            fifo.push_back((u, v));
+                        }
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    (0..size2).flat_map(|y| (0..size1).map(move |x| (x, y))).map(|(x, y)| tab[x][y].max(0)).collect()
+}
+
+/// Whether two label images are the same partition: the same dams (0) and a one-to-one map
+/// between the other labels.
+fn same_partition(a: &[i32], b: &[i32]) -> bool {
+    let (mut ab, mut ba) = (BTreeMap::new(), BTreeMap::new());
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(&x, &y)| (x == 0) == (y == 0) && *ab.entry(x).or_insert(y) == y && *ba.entry(y).or_insert(x) == x)
+}
+
+/// A random cell mask (`true` = cell), possibly all cell or all membrane.
+fn random_cells() -> impl Strategy<Value = Raster<bool>> {
+    (1usize..16, 1usize..16, 0.0f64..1.0).prop_flat_map(|(w, h, p)| {
+        proptest::collection::vec(proptest::bool::weighted(p.clamp(0.05, 0.95)), w * h)
+            .prop_map(move |bits| Raster::new(w, h, bits).unwrap())
+    })
+}
+
+/// The labels of the 4 neighbours of (x, y) inside the image.
+fn neighbour_labels(labels: &Labels, x: usize, y: usize) -> Vec<i32> {
+    let (w, h) = labels.dims();
+    let mut out = Vec::new();
+    if x > 0 {
+        out.push(labels.get(x - 1, y));
+    }
+    if y > 0 {
+        out.push(labels.get(x, y - 1));
+    }
+    if x + 1 < w {
+        out.push(labels.get(x + 1, y));
+    }
+    if y + 1 < h {
+        out.push(labels.get(x, y + 1));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_flood_equals_fijis_algorithm(cells in random_cells()) {
+        let inverted = cells.map(|c| if c { 0u8 } else { 255 });
+        let flood = flood_borders(&cells);
+        prop_assert!(same_partition(flood.data(), &fiji_watershed_reference(&inverted)));
+    }
+
+    #[test]
+    fn the_flood_never_merges_or_splits_cells(cells in random_cells()) {
+        let flood = flood_borders(&cells);
+        let basins = connected_components(&cells.map(u8::from), Connectivity::Four);
+        // Each cell component keeps exactly one label, and no two share one.
+        let mut label_of = BTreeMap::new();
+        for (&basin, &label) in basins.labels.data().iter().zip(flood.data()) {
+            if basin > 0 {
+                prop_assert!(label != DAM);
+                prop_assert_eq!(*label_of.entry(basin).or_insert(label), label);
+            }
+        }
+        let distinct: BTreeSet<i32> = label_of.values().copied().collect();
+        prop_assert_eq!(distinct.len(), basins.count);
+        // Each flooded region is connected and holds one cell component (or, without any cell,
+        // the whole image is one region).
+        let regions = connected_components(&flood.map(|l| u8::from(l != DAM)), Connectivity::Four);
+        let labels: BTreeSet<i32> = flood.data().iter().copied().filter(|&l| l != DAM).collect();
+        if basins.count == 0 {
+            prop_assert!(flood.data().iter().all(|&l| l == 1));
+        } else {
+            prop_assert_eq!(labels.len(), basins.count);
+            for label in labels {
+                let pieces: BTreeSet<i32> = flood.data().iter().zip(regions.labels.data())
+                    .filter(|(&l, _)| l == label).map(|(_, &r)| r).collect();
+                prop_assert_eq!(pieces.len(), 1, "region {} is in pieces", label);
+            }
+        }
+    }
+
+    #[test]
+    fn every_dam_separates_two_regions(cells in random_cells()) {
+        let flood = flood_borders(&cells);
+        let (w, h) = flood.dims();
+        // Each dam pixel touches two different regions, or another dam (Fiji's flood leaves
+        // plateaus at the ends of dams)...
+        for y in 0..h {
+            for x in 0..w {
+                if flood.get(x, y) != DAM {
+                    continue;
+                }
+                let around = neighbour_labels(&flood, x, y);
+                let regions: BTreeSet<i32> = around.iter().copied().filter(|&l| l != DAM).collect();
+                prop_assert!(regions.len() >= 2 || around.contains(&DAM), "dam at ({}, {})", x, y);
+            }
+        }
+        // ... and every connected group of dam pixels touches at least two regions.
+        let dams = connected_components(&flood.map(|l| u8::from(l == DAM)), Connectivity::Four);
+        let mut touched: BTreeMap<i32, BTreeSet<i32>> = BTreeMap::new();
+        for y in 0..h {
+            for x in 0..w {
+                let group = dams.labels.get(x, y);
+                if group > 0 {
+                    let entry = touched.entry(group).or_default();
+                    entry.extend(neighbour_labels(&flood, x, y).into_iter().filter(|&l| l != DAM));
+                }
+            }
+        }
+        for (group, regions) in touched {
+            prop_assert!(regions.len() >= 2, "dam group {} touches {:?}", group, regions);
+        }
+    }
+
+    #[test]
+    fn a_stack_of_one_slice_is_that_slice(
+        (w, truth) in random_mask(),
+        seed in any::<u64>(),
+    ) {
+        let h = truth.len() / w;
+        let probability = GrayF32::from_fn(w, h, |x, y| ((seed >> ((x + 3 * y) % 60)) & 15) as f32 / 15.0);
+        let truth = mask(w, &truth);
+        let stack = metrics::evaluate_stack(&[metrics::Prediction::Probability(&probability)], &[truth.clone()]).unwrap();
+        prop_assert_eq!(stack.slices[0], metrics::evaluate(&probability, &truth).unwrap());
+        prop_assert_eq!(stack.stack, stack.slices[0]);
+    }
+}
+
+#[test]
+fn a_stack_takes_one_threshold_for_all_slices() {
+    // Slice a is right at thresholds 0.3 and 0.4, slice b at 0.6 to 0.8; elsewhere each is one
+    // region (all cell, or no cell, which Fiji's flood also makes one region): V_rand 2/3.
+    let truth = grid(9, 4, &[4], &[]);
+    let a = GrayF32::from_fn(9, 4, |x, _| if x == 4 { 0.25 } else { 0.45 });
+    let b = GrayF32::from_fn(9, 4, |x, _| if x == 4 { 0.55 } else { 0.9 });
+    let stack = metrics::evaluate_stack(
+        &[metrics::Prediction::Probability(&a), metrics::Prediction::Probability(&b)],
+        &[truth.clone(), truth.clone()],
+    )
+    .unwrap();
+    assert_eq!((stack.slices[0].v_rand, stack.slices[0].v_rand_threshold), (1.0, 0.30000000000000004));
+    assert_eq!((stack.slices[1].v_rand, stack.slices[1].v_rand_threshold), (1.0, 0.6));
+    // No threshold suits both; 0.3 and 0.6 tie at (1 + 2/3) / 2, and the first wins.
+    assert_eq!((stack.stack.v_rand, stack.stack.v_rand_threshold), ((1.0 + 2.0 / 3.0) / 2.0, 0.30000000000000004));
+    assert!(metrics::evaluate_stack(&[], &[]).is_err());
+    let err = metrics::evaluate_stack(&[metrics::Prediction::Probability(&a)], &[grid(8, 4, &[], &[])]).unwrap_err();
+    assert!(err.to_string().contains("slice 1"), "{err}");
 }

@@ -62,6 +62,44 @@ pub fn info_scores(table: &ForegroundTable) -> SplitMergeScores {
     }
 }
 
+/// `V_Info` as the challenge's code computes it (Fiji's
+/// `VariationOfInformation.foregroundRestrictedFscore`, T = ground truth, S = proposal):
+/// `merge = I/H(T)` (Fiji's precision), `split = I/H(S)` (its recall), `score` their harmonic
+/// mean, with Fiji's rules for zero entropies, which differ from [`info_scores`]:
+///
+/// * one ground-truth region (`H(T) = 0`): merge 0, split 1, score 0;
+/// * one proposal part (`H(S) = 0`, a single region or singleton): merge 1, split 0, score 0;
+///   this rule is applied last, so it wins when both hold (one region predicted as one
+///   region scores 0, not 1);
+/// * no counted pixel: merge 0, split 1, score 0 (Fiji: `H(T) = 0`, `H(S)` NaN).
+///
+/// The ratios are clamped to [0, 1] against rounding, and a score whose parts are both 0
+/// is 0 (Fiji's 0/0 there is NaN, which never wins its sweep either).
+pub fn fiji_info_scores(table: &ForegroundTable) -> SplitMergeScores {
+    let degenerate = |split, merge| SplitMergeScores { score: 0.0, split, merge };
+    if table.counted == 0 {
+        return degenerate(1.0, 0.0);
+    }
+    if table.predicted_parts() == 1 {
+        return degenerate(0.0, 1.0);
+    }
+    if table.truth_sizes.len() == 1 {
+        return degenerate(1.0, 0.0);
+    }
+    let n = table.counted as f64;
+    let ln_n = n.ln();
+    let joint = sum_c_ln_c(&table.overlaps);
+    let truth = sum_c_ln_c(&table.truth_sizes);
+    let predicted = sum_c_ln_c(&table.predicted_sizes);
+    let entropy_truth = ln_n - truth / n;
+    let entropy_predicted = ln_n - predicted / n;
+    let mutual = ln_n - (predicted + truth - joint) / n;
+    let merge = (mutual / entropy_truth).clamp(0.0, 1.0);
+    let split = (mutual / entropy_predicted).clamp(0.0, 1.0);
+    let score = if split + merge > 0.0 { 2.0 * split * merge / (split + merge) } else { 0.0 };
+    SplitMergeScores { score, split, merge }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +123,30 @@ mod tests {
         assert!((s.split - 1.0).abs() < 1e-15);
         assert!((s.merge - 0.5).abs() < 1e-15);
         assert!((s.score - 2.0 / 3.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn fiji_scores_degenerate_partitions_zero() {
+        let s = |score, split, merge| SplitMergeScores { score, split, merge };
+        // One ground-truth region, predicted exactly.
+        assert_eq!(info_scores(&table(&[6], &[6], &[6], 0)), SplitMergeScores::PERFECT);
+        assert_eq!(fiji_info_scores(&table(&[6], &[6], &[6], 0)), s(0.0, 0.0, 1.0));
+        // One ground-truth region, predicted as two.
+        assert_eq!(fiji_info_scores(&table(&[2, 4], &[6], &[2, 4], 0)), s(0.0, 1.0, 0.0));
+        // Two regions merged into one part.
+        assert_eq!(info_scores(&table(&[2, 2], &[2, 2], &[4], 0)), s(0.0, 1.0, 0.0));
+        assert_eq!(fiji_info_scores(&table(&[2, 2], &[2, 2], &[4], 0)), s(0.0, 0.0, 1.0));
+        assert_eq!(fiji_info_scores(&table(&[], &[], &[], 0)), s(0.0, 1.0, 0.0));
+    }
+
+    #[test]
+    fn fiji_scores_agree_elsewhere() {
+        for t in [table(&[2, 2, 2, 2], &[2, 2, 2, 2], &[4, 4], 0), table(&[1, 2], &[2, 2], &[1, 2], 1)] {
+            let (ours, fiji) = (info_scores(&t), fiji_info_scores(&t));
+            for (a, b) in [(ours.score, fiji.score), (ours.split, fiji.split), (ours.merge, fiji.merge)] {
+                assert!((a - b).abs() < 1e-15, "{ours:?} {fiji:?}");
+            }
+        }
     }
 
     #[test]

@@ -20,18 +20,70 @@
 use super::contingency::ForegroundTable;
 use super::SplitMergeScores;
 
+/// The three pair counts behind a `V_Rand` (each the `sum ... ^2` above times `n^2`): what
+/// Fiji calls true positives (`joint`), true positives plus false negatives (`truth`) and true
+/// positives plus false positives (`predicted`). A stack adds them up over its slices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RandPairs {
+    /// `sum_ij n_ij^2`, singletons included.
+    pub joint: u64,
+    /// `sum_j (n t_j)^2`.
+    pub truth: u64,
+    /// `sum_i (n s_i)^2`, singletons included.
+    pub predicted: u64,
+}
+
+impl RandPairs {
+    /// The pair counts of one table.
+    pub fn of(table: &ForegroundTable) -> Self {
+        let squares = |sizes: &[u64]| sizes.iter().map(|&c| c * c).sum::<u64>();
+        Self {
+            joint: squares(&table.overlaps) + table.singletons,
+            truth: squares(&table.truth_sizes),
+            predicted: squares(&table.predicted_sizes) + table.singletons,
+        }
+    }
+
+    /// The sums of `self` and `other`.
+    pub fn plus(&self, other: &Self) -> Self {
+        Self {
+            joint: self.joint + other.joint,
+            truth: self.truth + other.truth,
+            predicted: self.predicted + other.predicted,
+        }
+    }
+
+    /// `(split, merge) = (joint / truth, joint / predicted)`; `(0, 0)` without any pair (Fiji's
+    /// 0/0 there is NaN).
+    pub fn split_merge(&self) -> (f64, f64) {
+        if self.truth == 0 {
+            return (0.0, 0.0);
+        }
+        let joint = self.joint as f64;
+        (joint / self.truth as f64, joint / self.predicted as f64)
+    }
+}
+
 /// `V_Rand` and its split and merge parts for one table. With no counted
 /// pixel every score is 1 (there is no pair to disagree on).
 pub fn rand_scores(table: &ForegroundTable) -> SplitMergeScores {
-    let squares = |sizes: &[u64]| sizes.iter().map(|&c| c * c).sum::<u64>();
-    let joint = squares(&table.overlaps) + table.singletons;
-    let truth = squares(&table.truth_sizes);
-    let predicted = squares(&table.predicted_sizes) + table.singletons;
     if table.counted == 0 {
         return SplitMergeScores::PERFECT;
     }
-    let (joint, truth, predicted) = (joint as f64, truth as f64, predicted as f64);
+    let pairs = RandPairs::of(table);
+    let (joint, truth, predicted) = (pairs.joint as f64, pairs.truth as f64, pairs.predicted as f64);
     SplitMergeScores { score: 2.0 * joint / (predicted + truth), split: joint / truth, merge: joint / predicted }
+}
+
+/// `V_Rand` as the challenge's code computes it (Fiji's
+/// `RandError.getForegroundRestrictedRandIndexStatsN2`): the same as [`rand_scores`], except
+/// that with no counted pixel (no ground-truth cell) everything is 0 (Fiji's F-score is then
+/// 0 and its precision and recall NaN).
+pub fn fiji_rand_scores(table: &ForegroundTable) -> SplitMergeScores {
+    if table.counted == 0 {
+        return SplitMergeScores { score: 0.0, split: 0.0, merge: 0.0 };
+    }
+    rand_scores(table)
 }
 
 #[cfg(test)]
@@ -61,7 +113,18 @@ mod tests {
     }
 
     #[test]
-    fn nothing_counted_is_perfect() {
+    fn nothing_counted_is_perfect_here_and_zero_for_fiji() {
         assert_eq!(rand_scores(&table(&[], &[], &[], 0)), SplitMergeScores::PERFECT);
+        assert_eq!(fiji_rand_scores(&table(&[], &[], &[], 0)), SplitMergeScores { score: 0.0, split: 0.0, merge: 0.0 });
+        assert_eq!(RandPairs::of(&table(&[], &[], &[], 0)).split_merge(), (0.0, 0.0));
+    }
+
+    #[test]
+    fn pairs_add_up() {
+        let a = RandPairs::of(&table(&[2, 2], &[2, 2], &[4], 0));
+        assert_eq!(a, RandPairs { joint: 8, truth: 8, predicted: 16 });
+        let b = RandPairs::of(&table(&[2], &[4], &[2], 2));
+        assert_eq!(a.plus(&b), RandPairs { joint: 14, truth: 24, predicted: 22 });
+        assert_eq!(a.plus(&b).split_merge(), (14.0 / 24.0, 14.0 / 22.0));
     }
 }

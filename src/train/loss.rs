@@ -8,7 +8,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::metrics::regions::label_regions;
+use crate::postprocess::components::{connected_components, Connectivity};
 use crate::postprocess::distance::exact_euclidean;
 use crate::raster::{GrayF32, Raster};
 use crate::{Error, Result};
@@ -58,7 +58,8 @@ impl LossWeighting {
 /// Cell pixels, and membrane pixels with fewer than two cells in the image, get 0.
 pub fn border_weight_map(mask: &Raster<u8>, w0: f32, sigma: f32) -> GrayF32 {
     let (w, h) = mask.dims();
-    let (labels, count) = label_regions(&mask.map(|class| class == 1));
+    let cells = connected_components(&mask.map(|class| u8::from(class == 1)), Connectivity::Four);
+    let (labels, count) = (cells.labels, cells.count);
     let labels = labels.data();
     let mut nearest = vec![f32::INFINITY; w * h];
     let mut second = vec![f32::INFINITY; w * h];
