@@ -1,9 +1,14 @@
 //! `unetseg metrics` end to end: JSON and table output, 16-bit probability
-//! maps, and the errors for missing, corrupt and mismatched files.
+//! maps, stacks (several pairs or multi-page TIFFs), and the errors for missing,
+//! corrupt and mismatched files.
 //!
 //! Expected values come from tests/fixtures/metrics/expected.json, made by
-//! tests/fixtures/metrics/make_fixtures.py (numpy/scipy/scikit-image) from
-//! the committed held-out masks tests/data/masks/{24,25,26}.png.
+//! `python tests/fixtures/metrics/make_isbi_fixtures.py` (a port of Fiji's
+//! `trainableSegmentation.metrics` code, with numpy 2.4.6 / scipy 1.17.1 /
+//! scikit-image 0.26.0, cross-checked bit for bit against the Java classes; see
+//! tests/metrics_fixtures.rs) from the committed held-out masks
+//! tests/data/masks/{24,25,26}.png. The Rust arithmetic differs from Fiji's by a few
+//! units in the last place, hence the 1e-12 tolerance; thresholds are compared exactly.
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -18,8 +23,16 @@ fn root() -> PathBuf {
 }
 
 fn metrics(pred: &str, truth: &str, json: bool) -> Output {
+    metrics_of(&[(pred, truth)], json)
+}
+
+/// `unetseg metrics` with one `--pred` / `--truth` pair per entry.
+fn metrics_of(pairs: &[(&str, &str)], json: bool) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_unetseg"));
-    cmd.current_dir(root()).args(["metrics", "--pred", pred, "--truth", truth]);
+    cmd.current_dir(root()).arg("metrics");
+    for (pred, truth) in pairs {
+        cmd.args(["--pred", pred, "--truth", truth]);
+    }
     if json {
         cmd.arg("--json");
     }
@@ -39,26 +52,34 @@ fn json_report(pred: &str, truth: &str) -> serde_json::Map<String, Value> {
     object
 }
 
-fn fixture_case(name: &str) -> Value {
+fn fixture() -> Value {
     let text = std::fs::read_to_string(root().join("tests/fixtures/metrics/expected.json")).unwrap();
-    let fixture: Value = serde_json::from_str(&text).unwrap();
-    fixture["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone()
+    serde_json::from_str(&text).unwrap()
+}
+
+fn fixture_case(name: &str) -> Value {
+    fixture()["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone()
+}
+
+fn assert_report(name: &str, report: &Value, expected: &Value) {
+    for key in KEYS {
+        let (got, want) = (report[key].as_f64().unwrap(), expected[key].as_f64().unwrap());
+        assert!((got - want).abs() <= 1e-12, "{name}: {key} = {got}, reference {want}");
+    }
 }
 
 fn assert_case(name: &str) {
     let case = fixture_case(name);
     let report = json_report(case["pred"].as_str().unwrap(), case["truth"].as_str().unwrap());
-    for key in KEYS {
-        let (got, want) = (report[key].as_f64().unwrap(), case["expected"][key].as_f64().unwrap());
-        assert!((got - want).abs() <= 1e-12, "{name}: {key} = {got}, reference {want}");
-    }
+    assert_report(name, &Value::Object(report), &case["expected"]);
 }
 
 #[test]
 fn identical_masks_give_all_ones_as_json() {
     let report = json_report("tests/data/masks/24.png", "tests/data/masks/24.png");
     for key in KEYS {
-        assert_eq!(report[key].as_f64(), Some(1.0), "{key}");
+        let want = if key.ends_with("_threshold") { 0.0 } else { 1.0 };
+        assert_eq!(report[key].as_f64(), Some(want), "{key}");
     }
 }
 
@@ -70,6 +91,108 @@ fn mask_prediction_matches_the_reference() {
 #[test]
 fn sixteen_bit_probability_map_is_swept_over_thresholds() {
     assert_case("probability_24");
+    assert_case("noisy_probability_25");
+    let out = metrics("tests/fixtures/metrics/prob16_24.png", "tests/fixtures/metrics/truth_crop_24.png", false);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("probability map"), "{text}");
+    assert!(
+        text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["v_rand_threshold", "0.600000"]),
+        "{text}"
+    );
+}
+
+/// The fixture's stack: its prediction and truth files, in order.
+fn stack_files() -> (Vec<String>, Vec<String>, Value) {
+    let stack = fixture()["stack"].clone();
+    let list = |key: &str| stack[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    (list("preds"), list("truths"), stack)
+}
+
+/// Checks a stack's JSON against the fixture; `preds[k]` is the file slice `k` comes from.
+fn assert_stack_json(doc: &Value, stack: &Value, preds: &[String]) {
+    let slices = doc["slices"].as_array().expect("a slices array");
+    assert_eq!(slices.len(), 3);
+    for (k, (slice, expected)) in slices.iter().zip(stack["slices"].as_array().unwrap()).enumerate() {
+        assert_report(&format!("slice {k}"), slice, &expected["expected"]);
+        assert_eq!(slice["pred"].as_str(), Some(preds[k].as_str()), "slice {k}");
+        assert_eq!(slice.as_object().unwrap().len(), KEYS.len() + 3, "pred, truth, page and the metrics");
+    }
+    assert_report("stack", &doc["stack"], &stack["expected"]);
+    assert_eq!(doc["stack"].as_object().unwrap().len(), KEYS.len());
+}
+
+#[test]
+fn several_pairs_are_a_stack_with_one_threshold() {
+    let (preds, truths, stack) = stack_files();
+    let pairs: Vec<(&str, &str)> = preds.iter().zip(&truths).map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let out = metrics_of(&pairs, true);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_stack_json(&doc, &stack, &preds);
+    let pages: Vec<u64> = doc["slices"].as_array().unwrap().iter().map(|s| s["page"].as_u64().unwrap()).collect();
+    assert_eq!(pages, [1, 1, 1]);
+    // The table: a row per slice, the stack row, then every metric of the stack.
+    let out = metrics_of(&pairs, false);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in ["stack_prob16_0.png", "stack_prob16_1.png", "stack_prob16_2.png"] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "no row {name} in\n{text}");
+    }
+    let stack_row = text.lines().find(|l| l.starts_with("stack ")).unwrap_or_else(|| panic!("no stack row in\n{text}"));
+    let v_rand = stack["expected"]["v_rand"].as_f64().unwrap();
+    assert!(stack_row.contains(&format!("{v_rand:.6}")), "{stack_row}");
+    for key in KEYS {
+        assert!(text.lines().any(|l| l.split_whitespace().next() == Some(key)), "no {key} row in\n{text}");
+    }
+}
+
+/// Writes the pages into one multi-page TIFF (8- or 16-bit gray).
+fn write_tiff_stack(path: &str, pages: &[image::DynamicImage], sixteen_bit: bool) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut encoder = tiff::encoder::TiffEncoder::new(file).unwrap();
+    for page in pages {
+        let (w, h) = (page.width(), page.height());
+        if sixteen_bit {
+            encoder.write_image::<tiff::encoder::colortype::Gray16>(w, h, page.to_luma16().as_raw()).unwrap();
+        } else {
+            encoder.write_image::<tiff::encoder::colortype::Gray8>(w, h, page.to_luma8().as_raw()).unwrap();
+        }
+    }
+}
+
+#[test]
+fn multi_page_tiffs_are_a_stack() {
+    let (preds, truths, stack) = stack_files();
+    let open = |files: &[String]| -> Vec<image::DynamicImage> {
+        files.iter().map(|f| image::open(root().join(f)).unwrap()).collect()
+    };
+    let (pred_tif, truth_tif) = (tmp_png("metrics-stack-pred.tif"), tmp_png("metrics-stack-truth.tif"));
+    write_tiff_stack(&pred_tif, &open(&preds), true);
+    write_tiff_stack(&truth_tif, &open(&truths), false);
+    let out = metrics(&pred_tif, &truth_tif, true);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_stack_json(&doc, &stack, &vec![pred_tif.clone(); 3]);
+    let pages: Vec<u64> = doc["slices"].as_array().unwrap().iter().map(|s| s["page"].as_u64().unwrap()).collect();
+    assert_eq!(pages, [1, 2, 3]);
+    let out = metrics(&pred_tif, &truth_tif, false);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("metrics-stack-pred.tif:3 ")), "{text}");
+    // Page counts must match.
+    let short = tmp_png("metrics-stack-short.tif");
+    write_tiff_stack(&short, &open(&truths[..2]), false);
+    assert_fails_naming(
+        metrics(&pred_tif, &short, true),
+        &["metrics-stack-pred.tif", "3 pages", "metrics-stack-short.tif", "2"],
+    );
+}
+
+#[test]
+fn pred_and_truth_counts_must_match() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_unetseg"));
+    cmd.current_dir(root()).args(["metrics", "--pred", "tests/data/masks/24.png", "--pred", "tests/data/masks/25.png"]);
+    let out = cmd.args(["--truth", "tests/data/masks/24.png"]).output().unwrap();
+    assert_fails_naming(out, &["2 --pred", "1 --truth"]);
 }
 
 #[test]
