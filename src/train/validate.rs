@@ -17,8 +17,10 @@ pub struct Validation {
     pub loss: f64,
     /// Pixel accuracy over all validation pixels.
     pub accuracy: f64,
-    /// Mean V_rand (thinned) per slice: for 2 classes, of the cell probability map, best
-    /// over the thresholds 0.0..1.0 (the ISBI scoring); otherwise of the arg-max classes.
+    /// The challenge's V_rand of the validation slices as one stack (`metrics::stack_report`):
+    /// at each threshold of the ISBI sweep the mean over the slices, then the best threshold.
+    /// For 2 classes it scores the cell probability maps; otherwise the arg-max classes (a
+    /// mask, the same at every threshold).
     pub v_rand: f64,
 }
 
@@ -40,7 +42,8 @@ pub fn whole_image_logits(model: &UNet, image: &GrayU8, device: &Device) -> Resu
 /// Loss, accuracy and V_rand of `model` on `slices` (a network without autodiff on `device`).
 pub fn validate(model: &UNet, slices: &[Slice], weighting: &LossWeighting, device: &Device) -> Result<Validation> {
     let classes = model.config().classes;
-    let (mut loss_sum, mut correct, mut pixels, mut v_rand_sum) = (0.0, 0usize, 0usize, 0.0);
+    let (mut loss_sum, mut correct, mut pixels) = (0.0, 0usize, 0usize);
+    let mut scored = Vec::with_capacity(slices.len());
     for slice in slices {
         let logits = whole_image_logits(model, &slice.image, device)?;
         let truth = slice.classes();
@@ -49,14 +52,14 @@ pub fn validate(model: &UNet, slices: &[Slice], weighting: &LossWeighting, devic
         correct += loss::correct_pixels(logits.clone(), &targets);
         pixels += truth.data().len();
         let (w, h) = truth.dims();
-        let report = if classes == 2 {
+        let slice_scores = if classes == 2 {
             // The ISBI scoring: V_rand of the cell probability map, best over thresholds.
             let cell = softmax(logits, 1).narrow(1, 1, 1);
             let probability: Vec<f32> = cell
                 .into_data()
                 .try_to_vec::<f32>()
                 .map_err(|e| Error::invalid(format!("cannot read the probabilities: {e:?}")))?;
-            metrics::evaluate(&Raster::new(w, h, probability)?, &slice.mask)?
+            metrics::score_slice(&Raster::new(w, h, probability)?, &slice.mask)?
         } else {
             let predicted: Vec<i64> = logits
                 .argmax(1)
@@ -64,10 +67,11 @@ pub fn validate(model: &UNet, slices: &[Slice], weighting: &LossWeighting, devic
                 .try_to_vec::<i64>()
                 .map_err(|e| Error::invalid(format!("cannot read the predicted classes: {e:?}")))?;
             let mask = Raster::from_fn(w, h, |x, y| if predicted[y * w + x] == 1 { 255u8 } else { 0 });
-            metrics::evaluate(&mask, &slice.mask)?
+            metrics::score_slice(&mask, &slice.mask)?
         };
-        v_rand_sum += report.v_rand;
+        scored.push(slice_scores);
     }
     let n = slices.len().max(1) as f64;
-    Ok(Validation { loss: loss_sum / n, accuracy: correct as f64 / pixels.max(1) as f64, v_rand: v_rand_sum / n })
+    let v_rand = metrics::stack_report(&scored).map_or(0.0, |stack| stack.v_rand);
+    Ok(Validation { loss: loss_sum / n, accuracy: correct as f64 / pixels.max(1) as f64, v_rand })
 }
