@@ -1,6 +1,7 @@
 //! `unetseg eval` end to end with the built-in default weights on crops of the
 //! committed held-out slices tests/data/{images,masks}/{24,25}.png (cropped by
-//! the test itself): per-image and mean metrics, as a table and as JSON.
+//! the test itself): per-image and mean metrics and the stack value (the challenge's
+//! rule), as a table and as JSON.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,7 +42,7 @@ fn eval(dir: &Path, json: bool) -> std::process::Output {
 }
 
 #[test]
-fn json_has_every_image_and_the_mean_with_the_metrics_keys() {
+fn json_has_every_image_the_mean_and_the_stack_with_the_metrics_keys() {
     let dir = scratch("json");
     crop_pair(&dir, "24");
     crop_pair(&dir, "25");
@@ -58,6 +59,16 @@ fn json_has_every_image_and_the_mean_with_the_metrics_keys() {
         assert!((mean - (values[0] + values[1]) / 2.0).abs() < 1e-12, "{key}");
     }
     assert_eq!(doc["mean"].as_object().unwrap().len(), KEYS.len());
+    // The stack: one threshold for both images, so at most the mean of their best scores;
+    // its pixel scores are the means.
+    let stack = &doc["stack"];
+    assert_eq!(stack.as_object().unwrap().len(), KEYS.len());
+    for key in ["v_rand", "v_info"] {
+        assert!(stack[key].as_f64().unwrap() <= doc["mean"][key].as_f64().unwrap() + 1e-12, "{key}");
+    }
+    for key in ["pixel_accuracy", "iou_cell", "dice_membrane"] {
+        assert!((stack[key].as_f64().unwrap() - doc["mean"][key].as_f64().unwrap()).abs() < 1e-12, "{key}");
+    }
 }
 
 /// The held-out slices 24-26 (never trained on) through `eval` with the built-in
@@ -76,16 +87,21 @@ fn default_weights_segment_the_held_out_slices_well() {
 }
 
 #[test]
-fn table_lists_each_image_then_the_mean() {
+fn table_lists_each_image_then_the_mean_and_the_stack() {
     let dir = scratch("table");
     crop_pair(&dir, "24");
     let output = eval(&dir, false);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines.len(), 4, "{stdout}");
     assert!(lines[0].contains("pixel_acc") && lines[0].contains("v_rand"));
-    assert!(lines[1].starts_with("24 ") && lines[2].starts_with("mean "));
+    assert!(lines[1].starts_with("24 ") && lines[2].starts_with("mean ") && lines[3].starts_with("stack "));
+    // A stack of one image is that image.
+    assert_eq!(
+        lines[1].split_whitespace().skip(1).collect::<Vec<_>>(),
+        lines[3].split_whitespace().skip(1).collect::<Vec<_>>()
+    );
 }
 
 #[test]

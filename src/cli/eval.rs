@@ -1,16 +1,21 @@
 //! `unetseg eval`: segments a folder of images exactly as `segment` does and
-//! scores each 0.5-threshold mask against the ground-truth mask of the same name
-//! (`crate::metrics`), printing a table with the mean, or JSON.
+//! scores the result (`--scored`: the probability map, as the challenge scores it, by
+//! default; or the mask, or the post-processed image) against the ground-truth mask of
+//! the same name (`crate::metrics`), printing a table with the mean and the stack value
+//! (the images scored as one stack by the challenge's rule: one threshold for all of them,
+//! see `metrics::stack_report`), or JSON.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-use super::segment::{load_predictor, segment_page, DeviceChoice};
-use crate::imageio::{read_mask, read_pages};
+use super::segment::{load_network, predict_page};
+use crate::device::DeviceChoice;
+use crate::imageio::{pair_images_with_masks, read_mask, read_pages};
 use crate::inference::{Edges, TileOptions};
 use crate::metrics::{self, MetricsReport};
-use crate::postprocess::PostprocessParams;
+use crate::pipeline::{self, PipelineOptions};
+use crate::train::data::parse_slice_range;
 use crate::{Error, Result};
 
 /// Arguments of `unetseg eval`.
@@ -25,7 +30,8 @@ pub struct EvalArgs {
     /// Folder of ground-truth masks (0 = membrane, 255 = cell), paired with the images by file stem.
     #[arg(long)]
     pub masks: PathBuf,
-    /// Print JSON: {"images": [{"name": ..., metrics...}], "mean": {metrics...}}.
+    /// Print JSON: {"images": [{"name": ..., metrics...}], "mean": {metrics...}, "stack": {metrics...}}
+    /// ("mean": the per-image means; "stack": the challenge's score of the images as one stack).
     #[arg(long)]
     pub json: bool,
     /// Where the network runs.
@@ -35,27 +41,69 @@ pub struct EvalArgs {
     /// padding, as in training) or `mirror` (the original's mirrored margins).
     #[arg(long, value_enum, default_value_t = Edges::ZeroPadding)]
     pub edges: Edges,
+    /// What is scored: the cell probability map (the challenge's way: its scores are
+    /// the best over thresholds), the 0.5 mask, or the post-processed image (Otsu and
+    /// watershed, what the cells come from).
+    #[arg(long, value_enum, default_value_t = Scored::Probability)]
+    pub scored: Scored,
+    /// Only the images at positions A..B (0-based, inclusive, in name order), e.g.
+    /// `24..26` for the slices the default weights were not trained on.
+    #[arg(long, value_parser = parse_slices)]
+    pub slices: Option<(usize, usize)>,
 }
 
-/// File extensions read as images.
-const IMAGE_EXTENSIONS: [&str; 5] = ["png", "tif", "tiff", "jpg", "jpeg"];
+/// Parses `--slices`.
+fn parse_slices(text: &str) -> std::result::Result<(usize, usize), String> {
+    parse_slice_range(text).map_err(|e| e.to_string())
+}
+
+/// The output of `segment` that `eval` scores.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scored {
+    /// `<stem>.prob.png`: the cell probability.
+    Probability,
+    /// `<stem>.mask.png`: the probability cut at 0.5.
+    Mask,
+    /// `<stem>.post.png`: the post-processing's final image.
+    Post,
+}
 
 /// Runs the subcommand.
 pub fn run(args: EvalArgs) -> Result<()> {
-    let pairs = pair_images_with_masks(&args.images, &args.masks)?;
-    let model = load_predictor(args.weights.as_deref(), args.device)?;
-    let params = PostprocessParams::default();
-    let options = TileOptions { edges: args.edges, ..TileOptions::default() };
+    let mut pairs = pair_images_with_masks(&args.images, &args.masks)?;
+    if let Some((first, last)) = args.slices {
+        if last >= pairs.len() {
+            return Err(Error::file(
+                &args.images,
+                format!("--slices {first}..{last}: the folder holds only {} images", pairs.len()),
+            ));
+        }
+        pairs = pairs.drain(first..=last).collect();
+    }
+    let network = load_network(args.weights.as_deref(), args.device)?;
+    let tiles = TileOptions { edges: args.edges, ..TileOptions::default() };
     let mut scored = Vec::with_capacity(pairs.len());
-    for (name, image_path, mask_path) in &pairs {
-        let truth = read_mask(mask_path)?;
+    let mut slices = Vec::with_capacity(pairs.len());
+    for pair in &pairs {
+        let (name, image_path) = (&pair.stem, &pair.image);
+        let truth = read_mask(&pair.mask)?;
         let page = read_pages(image_path)?
             .into_iter()
             .next()
             .ok_or_else(|| Error::file(image_path, "the file holds no image"))?;
-        let result =
-            segment_page(model.as_ref(), &page, &options, &params, name).map_err(|e| Error::file(image_path, e))?;
-        let report = metrics::evaluate(&result.mask, &truth).map_err(|e| Error::file(image_path, e))?;
+        let probability = predict_page(&network, &page, &tiles, name).map_err(|e| Error::file(image_path, e))?;
+        let slice = match args.scored {
+            Scored::Probability => metrics::score_slice(&probability, &truth),
+            Scored::Mask | Scored::Post => {
+                let analysis = pipeline::analyse(&probability, &PipelineOptions::default())
+                    .map_err(|e| Error::file(image_path, e))?;
+                let image = if args.scored == Scored::Mask { &analysis.cut } else { &analysis.steps.final_mask };
+                metrics::score_slice(image, &truth)
+            }
+        }
+        .map_err(|e| Error::file(image_path, e))?;
+        let report = slice.report();
+        slices.push(slice);
         if !args.json {
             print_row(name, &report, scored.is_empty());
         }
@@ -63,61 +111,17 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     let reports: Vec<MetricsReport> = scored.iter().map(|(_, r)| *r).collect();
     let mean = metrics::mean(&reports).ok_or_else(|| Error::invalid("no images to evaluate"))?;
+    // The challenge's score of the images as one stack: one threshold for all of them.
+    let stack = metrics::stack_report(&slices).ok_or_else(|| Error::invalid("no images to evaluate"))?;
     if args.json {
         let images: Vec<Value> = scored.iter().map(|(name, r)| report_json(Some(name), r)).collect();
-        let doc = json!({ "images": images, "mean": report_json(None, &mean) });
+        let doc = json!({ "images": images, "mean": report_json(None, &mean), "stack": report_json(None, &stack) });
         println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| Error::invalid(e.to_string()))?);
     } else {
         print_row("mean", &mean, false);
+        print_row("stack", &stack, false);
     }
     Ok(())
-}
-
-/// `(stem, image, mask)` for every image in `images`, sorted by name; fails naming
-/// the first image without a mask.
-fn pair_images_with_masks(images: &Path, masks: &Path) -> Result<Vec<(String, PathBuf, PathBuf)>> {
-    let image_files = image_files(images)?;
-    if image_files.is_empty() {
-        return Err(Error::file(images, "the folder holds no images (png, tif, tiff, jpg, jpeg)"));
-    }
-    let mask_files = image_files_by_stem(masks)?;
-    image_files
-        .into_iter()
-        .map(|path| {
-            let stem = file_stem(&path);
-            let mask = mask_files
-                .iter()
-                .find(|(s, _)| *s == stem)
-                .map(|(_, m)| m.clone())
-                .ok_or_else(|| Error::file(&path, format!("no mask named {stem}.* in {}", masks.display())))?;
-            Ok((stem, path, mask))
-        })
-        .collect()
-}
-
-/// The image files of `dir`, sorted.
-fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir, format!("cannot list the folder: {e}")))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-/// The image files of `dir` with their stems.
-fn image_files_by_stem(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    Ok(image_files(dir)?.into_iter().map(|p| (file_stem(&p), p)).collect())
-}
-
-/// The file name without its extension.
-fn file_stem(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// One table row (with the header before the first).
