@@ -41,7 +41,7 @@ def postprocess(img):
 def main():
     cv2.setNumThreads(1)
     print(f"OpenCV {cv2.__version__} (NumPy {np.__version__}), {RUNS} runs after {WARMUP} warm-up runs, one thread")
-    for name, rel in [("mask 24", "tests/data/masks/24.png"), ("raw image 24", "tests/data/images/24.png")]:
+    for name, rel in [("mask 24", "data/isbi2012/train/masks/24.png"), ("raw image 24", "data/isbi2012/train/images/24.png")]:
         img = cv2.imread(os.path.join(ROOT, rel), cv2.IMREAD_COLOR)
         for _ in range(WARMUP):
             postprocess(img)

@@ -1,5 +1,5 @@
 """Makes the small inputs of the browser tests (tests/browser/) from held-out
-ISBI 2012 slice 24 (tests/data/images/24.png). Run from the repository root:
+ISBI 2012 slice 24 (data/isbi2012/train/images/24.png). Run from the repository root:
 
     .venv-peers/bin/python tests/data/browser/make_fixtures.py
 
@@ -14,7 +14,7 @@ import tifffile
 from PIL import Image
 
 here = "tests/data/browser"
-slice24 = np.asarray(Image.open("tests/data/images/24.png").convert("L"))
+slice24 = np.asarray(Image.open("data/isbi2012/train/images/24.png").convert("L"))
 
 Image.fromarray(slice24[192:320, 192:320]).save(f"{here}/slice-24-crop128.png", optimize=True)
 

@@ -4,7 +4,7 @@
 //! Fixtures: tests/fixtures/metrics/expected.json and the images beside it, made by
 //! `python tests/fixtures/metrics/make_isbi_fixtures.py` (Python 3.11, numpy 2.4.6,
 //! scipy 1.17.1, scikit-image 0.26.0, pillow 13.0.0) from the committed held-out masks
-//! tests/data/masks/{24,25,26}.png. The script ports Fiji's
+//! data/isbi2012/train/masks/{24,25,26}.png. The script ports Fiji's
 //! `trainableSegmentation.metrics.RandError` / `VariationOfInformation` (the sweep, the
 //! binarisation, `util.FindConnectedRegions`, `WatershedTransform2D` line by line, and the
 //! Java's floating-point arithmetic in its own order) and computes the crate's unthinned and
@@ -19,8 +19,7 @@
 //! `1.0000000000000002` on slice 24, exactly 1 here), hence [`TOLERANCE`]. The chosen thresholds
 //! must be the same (matched to the sweep, see [`sweep_index`]).
 
-#[path = "common/metrics_fixture.rs"]
-mod metrics_fixture;
+use crate::support::metrics_fixture;
 
 use metrics_fixture::{fixture, gray8, mask_from_rows, probability16, probability_from_digits, root};
 use serde_json::Value;
@@ -153,7 +152,7 @@ fn the_stack_matches_the_reference_and_picks_one_threshold() {
 #[test]
 fn identical_real_masks_score_exactly_one() {
     for slice in [24, 25, 26] {
-        let truth = gray8(&root().join(format!("tests/data/masks/{slice}.png")));
+        let truth = gray8(&root().join(format!("data/isbi2012/train/masks/{slice}.png")));
         let report = metrics::evaluate(&truth, &truth).unwrap();
         for (key, value) in report.entries() {
             let want = if key.ends_with("_threshold") { 0.0 } else { 1.0 };

@@ -128,7 +128,7 @@ fn different_seeds_give_different_samples() {
 
 #[test]
 fn isbi_slice_gives_original_crop_sizes() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/isbi2012/train");
     let img = unetseg::imageio::read_gray8(std::path::Path::new(&format!("{dir}/images/24.png"))).unwrap();
     let m = unetseg::imageio::read_mask(std::path::Path::new(&format!("{dir}/masks/24.png"))).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(7);

@@ -263,9 +263,11 @@ fn file_helpers_read_write_and_name_the_file() {
 #[test]
 fn isbi_slice_reads_as_512_square() {
     let img =
-        read_gray8(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/images/24.png"))).unwrap();
+        read_gray8(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/isbi2012/train/images/24.png")))
+            .unwrap();
     assert_eq!(img.dims(), (512, 512));
     let mask =
-        read_mask(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/masks/24.png"))).unwrap();
+        read_mask(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/isbi2012/train/masks/24.png")))
+            .unwrap();
     assert_eq!(mask.dims(), (512, 512));
 }

@@ -7,20 +7,16 @@
 //! `trainableSegmentation.metrics` code, with numpy 2.4.6 / scipy 1.17.1 /
 //! scikit-image 0.26.0, cross-checked bit for bit against the Java classes; see
 //! tests/metrics_fixtures.rs) from the committed held-out masks
-//! tests/data/masks/{24,25,26}.png. The Rust arithmetic differs from Fiji's by a few
+//! data/isbi2012/train/masks/{24,25,26}.png. The Rust arithmetic differs from Fiji's by a few
 //! units in the last place, hence the 1e-12 tolerance; thresholds are compared exactly.
 
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-#[path = "common/metric_keys.rs"]
-mod metric_keys;
+use crate::support::metric_keys;
+use crate::support::repo;
 use metric_keys::METRIC_KEYS as KEYS;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn metrics(pred: &str, truth: &str, json: bool) -> Output {
     metrics_of(&[(pred, truth)], json)
@@ -29,7 +25,7 @@ fn metrics(pred: &str, truth: &str, json: bool) -> Output {
 /// `unetseg metrics` with one `--pred` / `--truth` pair per entry.
 fn metrics_of(pairs: &[(&str, &str)], json: bool) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_unetseg"));
-    cmd.current_dir(root()).arg("metrics");
+    cmd.current_dir(repo("")).arg("metrics");
     for (pred, truth) in pairs {
         cmd.args(["--pred", pred, "--truth", truth]);
     }
@@ -53,7 +49,7 @@ fn json_report(pred: &str, truth: &str) -> serde_json::Map<String, Value> {
 }
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(root().join("tests/fixtures/metrics/expected.json")).unwrap();
+    let text = std::fs::read_to_string(repo("").join("tests/fixtures/metrics/expected.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -76,7 +72,7 @@ fn assert_case(name: &str) {
 
 #[test]
 fn identical_masks_give_all_ones_as_json() {
-    let report = json_report("tests/data/masks/24.png", "tests/data/masks/24.png");
+    let report = json_report("data/isbi2012/train/masks/24.png", "data/isbi2012/train/masks/24.png");
     for key in KEYS {
         let want = if key.ends_with("_threshold") { 0.0 } else { 1.0 };
         assert_eq!(report[key].as_f64(), Some(want), "{key}");
@@ -164,7 +160,7 @@ fn write_tiff_stack(path: &str, pages: &[image::DynamicImage], sixteen_bit: bool
 fn multi_page_tiffs_are_a_stack() {
     let (preds, truths, stack) = stack_files();
     let open = |files: &[String]| -> Vec<image::DynamicImage> {
-        files.iter().map(|f| image::open(root().join(f)).unwrap()).collect()
+        files.iter().map(|f| image::open(repo("").join(f)).unwrap()).collect()
     };
     let (pred_tif, truth_tif) = (tmp_png("metrics-stack-pred.tif"), tmp_png("metrics-stack-truth.tif"));
     write_tiff_stack(&pred_tif, &open(&preds), true);
@@ -190,14 +186,20 @@ fn multi_page_tiffs_are_a_stack() {
 #[test]
 fn pred_and_truth_counts_must_match() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_unetseg"));
-    cmd.current_dir(root()).args(["metrics", "--pred", "tests/data/masks/24.png", "--pred", "tests/data/masks/25.png"]);
-    let out = cmd.args(["--truth", "tests/data/masks/24.png"]).output().unwrap();
+    cmd.current_dir(repo("")).args([
+        "metrics",
+        "--pred",
+        "data/isbi2012/train/masks/24.png",
+        "--pred",
+        "data/isbi2012/train/masks/25.png",
+    ]);
+    let out = cmd.args(["--truth", "data/isbi2012/train/masks/24.png"]).output().unwrap();
     assert_fails_naming(out, &["2 --pred", "1 --truth"]);
 }
 
 #[test]
 fn table_lists_every_metric() {
-    let out = metrics("tests/fixtures/metrics/pred_noisy_26.png", "tests/data/masks/26.png", false);
+    let out = metrics("tests/fixtures/metrics/pred_noisy_26.png", "data/isbi2012/train/masks/26.png", false);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("segmentation"), "{text}");
@@ -220,10 +222,13 @@ fn assert_fails_naming(out: Output, names: &[&str]) {
 #[test]
 fn missing_file_fails_naming_it() {
     assert_fails_naming(
-        metrics("tests/data/masks/no-such-file.png", "tests/data/masks/24.png", true),
+        metrics("data/isbi2012/train/masks/no-such-file.png", "data/isbi2012/train/masks/24.png", true),
         &["no-such-file.png"],
     );
-    assert_fails_naming(metrics("tests/data/masks/24.png", "missing-truth.png", false), &["missing-truth.png"]);
+    assert_fails_naming(
+        metrics("data/isbi2012/train/masks/24.png", "missing-truth.png", false),
+        &["missing-truth.png"],
+    );
 }
 
 #[test]
@@ -233,13 +238,13 @@ fn corrupt_file_fails_naming_it() {
     // A PNG signature followed by garbage.
     std::fs::write(&corrupt, b"\x89PNG\r\n\x1a\nthis is not a png").unwrap();
     let corrupt = corrupt.to_str().unwrap();
-    assert_fails_naming(metrics(corrupt, "tests/data/masks/24.png", true), &[corrupt]);
-    assert_fails_naming(metrics("tests/data/masks/24.png", corrupt, true), &[corrupt]);
+    assert_fails_naming(metrics(corrupt, "data/isbi2012/train/masks/24.png", true), &[corrupt]);
+    assert_fails_naming(metrics("data/isbi2012/train/masks/24.png", corrupt, true), &[corrupt]);
 }
 
 #[test]
 fn size_mismatch_fails_naming_both_files_and_sizes() {
-    let out = metrics("tests/fixtures/metrics/truth_crop_24.png", "tests/data/masks/24.png", true);
+    let out = metrics("tests/fixtures/metrics/truth_crop_24.png", "data/isbi2012/train/masks/24.png", true);
     assert_fails_naming(out, &["truth_crop_24.png", "256x256", "24.png", "512x512"]);
 }
 
@@ -251,7 +256,7 @@ fn tmp_png(name: &str) -> String {
 fn eight_bit_gray_prediction_is_a_probability_map() {
     // Mask 24 turned into 8-bit "probabilities": cell 200 or 120, membrane 40
     // or 140, alternating by column, so thresholds 0.5 and 0.6 disagree.
-    let truth = image::open(root().join("tests/data/masks/24.png")).unwrap().into_luma8();
+    let truth = image::open(repo("").join("data/isbi2012/train/masks/24.png")).unwrap().into_luma8();
     let pred = image::GrayImage::from_fn(truth.width(), truth.height(), |x, y| {
         let cell = truth.get_pixel(x, y)[0] > 127;
         image::Luma([match (cell, x % 2 == 0) {
@@ -263,7 +268,7 @@ fn eight_bit_gray_prediction_is_a_probability_map() {
     });
     let path = tmp_png("metrics-gray8-probability.png");
     pred.save(&path).unwrap();
-    let report = json_report(&path, "tests/data/masks/24.png");
+    let report = json_report(&path, "data/isbi2012/train/masks/24.png");
     let probability = unetseg::GrayF32::from_fn(512, 512, |x, y| pred.get_pixel(x as u32, y as u32)[0] as f32 / 255.0);
     let truth = unetseg::GrayU8::new(512, 512, truth.into_raw()).unwrap();
     let expected = unetseg::metrics::evaluate(&probability, &truth).unwrap();
@@ -278,14 +283,14 @@ fn eight_bit_gray_prediction_is_a_probability_map() {
 
 #[test]
 fn sixteen_bit_binary_prediction_is_a_segmentation() {
-    let eroded = image::open(root().join("tests/fixtures/metrics/pred_eroded_24.png")).unwrap().into_luma8();
+    let eroded = image::open(repo("").join("tests/fixtures/metrics/pred_eroded_24.png")).unwrap().into_luma8();
     let wide: image::ImageBuffer<image::Luma<u16>, Vec<u16>> =
         image::ImageBuffer::from_fn(eroded.width(), eroded.height(), |x, y| {
             image::Luma([if eroded.get_pixel(x, y)[0] == 255 { u16::MAX } else { 0 }])
         });
     let path = tmp_png("metrics-binary16.png");
     wide.save(&path).unwrap();
-    let report = json_report(&path, "tests/data/masks/24.png");
+    let report = json_report(&path, "data/isbi2012/train/masks/24.png");
     let case = fixture_case("eroded_24");
     for key in KEYS {
         let (got, want) = (report[key].as_f64().unwrap(), case["expected"][key].as_f64().unwrap());

@@ -3,31 +3,25 @@
 //! that is reported by name without stopping the others, and the two border
 //! treatments against `unetseg forward`'s one pass over the whole slice.
 //!
-//! Inputs are crops of the committed held-out slice tests/data/images/24.png,
+//! Inputs are crops of the committed held-out slice data/isbi2012/train/images/24.png,
 //! written by the test itself.
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-#[path = "common/npy.rs"]
-mod npy;
+use crate::support::npy;
 
+use crate::support::scratch;
 use npy::read_npy_f32;
 use tiff::encoder::{colortype, TiffEncoder};
 use unetseg::imageio::{read_pages, write_png_u8, GrayImage};
 use unetseg::GrayU8;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unetseg-cli-segment-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn slice_crop(x0: usize, y0: usize, w: usize, h: usize) -> GrayU8 {
     let slice =
-        unetseg::imageio::read_gray8(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/24.png")).unwrap();
+        unetseg::imageio::read_gray8(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/isbi2012/train/images/24.png"))
+            .unwrap();
     GrayU8::from_fn(w, h, |x, y| slice.get(x0 + x, y0 + y))
 }
 
@@ -66,8 +60,8 @@ fn check_outputs(out: &Path, name: &str, w: usize, h: usize) -> usize {
 
 #[test]
 fn an_image_path_is_all_it_takes() {
-    let dir = scratch("bare");
-    let slice = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/24.png");
+    let dir = scratch("segment-bare");
+    let slice = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/isbi2012/train/images/24.png");
     let output =
         Command::new(env!("CARGO_BIN_EXE_unetseg")).current_dir(&dir).arg("segment").arg(&slice).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -76,7 +70,7 @@ fn an_image_path_is_all_it_takes() {
 
 #[test]
 fn segments_images_and_reports_a_corrupt_one_by_name() {
-    let dir = scratch("mixed");
+    let dir = scratch("segment-mixed");
     let good = dir.join("crop.png");
     write_png_u8(&good, &slice_crop(100, 150, 120, 96)).unwrap();
     let corrupt = dir.join("broken.png");
@@ -102,7 +96,7 @@ fn segments_images_and_reports_a_corrupt_one_by_name() {
 
 #[test]
 fn multi_page_tiff_gives_one_result_per_page() {
-    let dir = scratch("tiff");
+    let dir = scratch("segment-tiff");
     let stack = dir.join("stack.tif");
     let mut buf = Cursor::new(Vec::new());
     let mut enc = TiffEncoder::new(&mut buf).unwrap();
@@ -144,8 +138,8 @@ fn bad_threshold_is_refused() {
 #[test]
 fn zero_padded_segment_is_the_whole_slice_forward_and_mirroring_changes_the_border() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (slice, weights) = (root.join("tests/data/images/24.png"), root.join("weights/default.safetensors"));
-    let dir = scratch("edges");
+    let (slice, weights) = (root.join("data/isbi2012/train/images/24.png"), root.join("weights/default.safetensors"));
+    let dir = scratch("segment-edges");
     let run = |args: &[&std::ffi::OsStr]| {
         let output = Command::new(env!("CARGO_BIN_EXE_unetseg")).args(args).output().unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

@@ -3,26 +3,15 @@
 //! there), and `forward`'s refusal of sizes the network cannot take.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-#[path = "common/npy.rs"]
-mod npy;
+use crate::support::npy;
 
+use crate::support::{scratch, unetseg};
 use npy::read_npy_f32;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch").join(name)
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unetseg-import-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn unetseg(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_unetseg")).args(args).output().unwrap()
 }
 
 /// `unetseg import-pytorch --state-dict STATE_DICT --preset PRESET [EXTRA...] --out WEIGHTS`.
@@ -53,7 +42,7 @@ fn forward(weights: &Path, input: &Path, out: &Path) -> Output {
 }
 
 fn import_then_forward(state_dict: &str, preset: &str, stem: &str) {
-    let dir = scratch(stem);
+    let dir = scratch(&format!("import-{stem}"));
     let weights = dir.join("imported.safetensors");
     let out = dir.join("logits.npy");
     let import = import(&fixture(state_dict), preset, &[], &weights);
@@ -80,7 +69,7 @@ fn imported_safetensors_runs_like_torch() {
 
 #[test]
 fn forward_names_the_sizes_the_network_takes() {
-    let dir = scratch("badsize");
+    let dir = scratch("import-badsize");
     let weights = dir.join("imported.safetensors");
     let import = import(&fixture("valid_base4.pt"), "seed", &[], &weights);
     assert!(import.status.success());
@@ -99,7 +88,7 @@ fn forward_names_the_sizes_the_network_takes() {
 
 #[test]
 fn import_with_a_wrong_preset_width_fails_naming_the_tensors() {
-    let dir = scratch("badwidth");
+    let dir = scratch("import-badwidth");
     let out = dir.join("w.safetensors");
     let import = import(&fixture("same_base2.safetensors"), "compact", &["--base-channels", "16"], &out);
     assert!(!import.status.success());

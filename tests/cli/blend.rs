@@ -2,22 +2,12 @@
 //! errors that name the file at fault. (That it equals a run's own weight average
 //! is checked in `cli_train.rs`.)
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
+use crate::support::{scratch, unetseg};
 use burn::tensor::{Device, Tensor, TensorData};
 use unetseg::model::{self, Precision, UNet, UNetConfig};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unetseg-cli-blend-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn unetseg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_unetseg")).args(args).output().unwrap()
-}
 
 /// `unetseg blend` of `files` (with `--ratios` when given) into an f32 file `out`.
 fn blend(files: &[&Path], ratios: Option<&str>, out: &Path) -> Output {
@@ -45,7 +35,7 @@ fn save_random(path: &Path, base_channels: usize) -> UNet {
 
 #[test]
 fn blending_a_network_with_itself_gives_it_back() {
-    let dir = scratch("self");
+    let dir = scratch("blend-self");
     let out = dir.join("out.safetensors");
     let default = Path::new("weights/default.safetensors");
     let o = blend(&[default, default], Some("0.3,0.7"), &out);
@@ -61,7 +51,7 @@ fn blending_a_network_with_itself_gives_it_back() {
 
 #[test]
 fn ratios_weigh_the_networks() {
-    let dir = scratch("ratios");
+    let dir = scratch("blend-ratios");
     let (a, b) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
     let net_a = save_random(&a, 2);
     save_random(&b, 2);
@@ -76,7 +66,7 @@ fn ratios_weigh_the_networks() {
 
 #[test]
 fn bad_inputs_are_refused_naming_the_file() {
-    let dir = scratch("bad");
+    let dir = scratch("blend-bad");
     let (small, wide) = (dir.join("small.safetensors"), dir.join("wide.safetensors"));
     save_random(&small, 2);
     save_random(&wide, 4);

@@ -2,22 +2,10 @@
 //! The expected final image of slice 24 is the OpenCV fixture made by
 //! tests/fixtures/postprocess/make_fixtures.py.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::{repo, scratch};
 use unetseg::imageio::{read_gray8, read_pages, GrayImage};
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// A fresh scratch folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli_postprocess_{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn unetseg(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_unetseg")).arg("postprocess").args(args).output().expect("runs the binary")
@@ -29,7 +17,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn writes_final_image_steps_labels_and_cells() {
-    let dir = scratch("full");
+    let dir = scratch("postprocess-full");
     let (out, steps, labels, cells, colours) = (
         dir.join("final.png"),
         dir.join("steps"),
@@ -37,7 +25,7 @@ fn writes_final_image_steps_labels_and_cells() {
         dir.join("cells.csv"),
         dir.join("cells.png"),
     );
-    let input = repo("tests/data/masks/24.png");
+    let input = repo("data/isbi2012/train/masks/24.png");
     let run = unetseg(&[
         input.to_str().unwrap(),
         "--out",
@@ -96,10 +84,10 @@ fn writes_final_image_steps_labels_and_cells() {
 
 #[test]
 fn fixed_threshold_and_exact_distance_run() {
-    let dir = scratch("options");
+    let dir = scratch("postprocess-options");
     let out = dir.join("final.png");
     let run = unetseg(&[
-        repo("tests/data/images/25.png").to_str().unwrap(),
+        repo("data/isbi2012/train/images/25.png").to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--threshold",
@@ -116,7 +104,7 @@ fn fixed_threshold_and_exact_distance_run() {
 
 #[test]
 fn missing_or_corrupt_input_fails_naming_the_file() {
-    let dir = scratch("errors");
+    let dir = scratch("postprocess-errors");
     let out = dir.join("final.png");
     let missing = dir.join("no-such-image.png");
     let run = unetseg(&[missing.to_str().unwrap(), "--out", out.to_str().unwrap()]);
@@ -133,9 +121,9 @@ fn missing_or_corrupt_input_fails_naming_the_file() {
 
 #[test]
 fn bad_parameters_are_rejected() {
-    let dir = scratch("params");
+    let dir = scratch("postprocess-params");
     let out = dir.join("final.png");
-    let input = repo("tests/data/masks/26.png");
+    let input = repo("data/isbi2012/train/masks/26.png");
     for args in [["--threshold", "300"], ["--threshold", "mean"], ["--fg-fraction", "2"], ["--dilate-size", "0"]] {
         let run = unetseg(&[input.to_str().unwrap(), "--out", out.to_str().unwrap(), args[0], args[1]]);
         assert!(!run.status.success(), "{args:?} accepted");
@@ -146,9 +134,9 @@ fn bad_parameters_are_rejected() {
 
 #[test]
 fn unwritable_output_fails_naming_it() {
-    let dir = scratch("unwritable");
+    let dir = scratch("postprocess-unwritable");
     let out = dir.join("missing-folder").join("final.png");
-    let run = unetseg(&[repo("tests/data/masks/24.png").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let run = unetseg(&[repo("data/isbi2012/train/masks/24.png").to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(!run.status.success());
     assert!(text(&run.stderr).contains("missing-folder"), "stderr: {}", text(&run.stderr));
 }

@@ -1,8 +1,7 @@
 //! Properties of the metrics and of the challenge's border flood on random inputs (no
 //! fixtures).
 
-#[path = "common/metric_keys.rs"]
-mod metric_keys;
+use crate::support::metric_keys;
 
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

@@ -1,15 +1,9 @@
 //! `unetseg plot`: both SVG plots from a run's history.csv (the shipped
 //! weights/history.csv), and the errors that name the file at fault.
 
-use std::path::{Path, PathBuf};
+use crate::support::scratch;
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unetseg-cli-plot-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn plot(history: &Path, out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_unetseg"))
@@ -29,7 +23,7 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn draws_both_plots_of_the_shipped_history() {
-    let dir = scratch("good");
+    let dir = scratch("plot-good");
     // A folder that does not exist yet is made.
     let out = dir.join("plots");
     let o = plot(Path::new("weights/history.csv"), &out);
@@ -53,7 +47,7 @@ fn draws_both_plots_of_the_shipped_history() {
 
 #[test]
 fn a_missing_history_is_named() {
-    let dir = scratch("missing");
+    let dir = scratch("plot-missing");
     let missing = dir.join("no-such-history.csv");
     let o = plot(&missing, &dir);
     assert!(!o.status.success());
@@ -64,7 +58,7 @@ fn a_missing_history_is_named() {
 
 #[test]
 fn a_corrupt_or_empty_history_is_named() {
-    let dir = scratch("corrupt");
+    let dir = scratch("plot-corrupt");
     let header = "epoch,train_loss,train_acc,val_loss,val_acc,val_v_rand";
     for (name, text, why) in [
         ("not-a-history.csv", "a,b\n1,2\n".to_owned(), "not a training history"),

@@ -4,17 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::scratch;
 use unetseg::augment::{flip, Flip};
 use unetseg::imageio::{decode_pages, read_gray8, read_mask};
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
-}
-
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unetseg-cli-augment-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/isbi2012/train").join(rel)
 }
 
 fn augment(args: &[&str]) -> std::process::Output {
@@ -23,7 +18,7 @@ fn augment(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn gallery_of_slice_24_with_mask() {
-    let out = out_dir("gallery");
+    let out = scratch("augment-gallery");
     let image_path = data("images/24.png");
     let mask_path = data("masks/24.png");
     let run = augment(&[
@@ -124,7 +119,7 @@ fn gallery_of_slice_24_with_mask() {
 
 #[test]
 fn gallery_without_mask_and_with_a_small_image() {
-    let out = out_dir("small");
+    let out = scratch("augment-small");
     std::fs::create_dir_all(&out).unwrap();
     let small = out.join("small.png");
     let img = unetseg::Raster::from_fn(40, 30, |x, y| (x * 5 + y) as u8);
@@ -141,7 +136,7 @@ fn gallery_without_mask_and_with_a_small_image() {
 
 #[test]
 fn bad_input_fails_naming_the_file() {
-    let out = out_dir("bad");
+    let out = scratch("augment-bad");
     std::fs::create_dir_all(&out).unwrap();
     let broken = out.join("broken.png");
     std::fs::write(&broken, b"\x89PNG\r\n\x1a\nthis is not really a png").unwrap();

@@ -8,7 +8,7 @@ use unetseg::train::loss::{self, LossWeighting, Targets};
 use unetseg::Raster;
 
 fn fixture() -> Value {
-    serde_json::from_str(include_str!("fixtures/train_loss/loss.json")).unwrap()
+    serde_json::from_str(include_str!("../fixtures/train_loss/loss.json")).unwrap()
 }
 
 fn floats(v: &Value) -> Vec<f32> {

@@ -1,18 +1,10 @@
 //! Training data loading (folders and ISBI multi-page TIFFs), the validation
 //! hold-out, and the history file and plots of a run.
 
-use std::path::PathBuf;
-
+use crate::support::{repo, scratch};
 use unetseg::train::data::{load_slices, Holdout};
 use unetseg::train::history::{self, EpochRecord};
 use unetseg::train::plot::write_plots;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unetseg-train-data-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Writes 8-bit gray pages as one multi-page TIFF.
 fn write_tiff(path: &std::path::Path, pages: &[Vec<u8>], w: u32, h: u32) {
@@ -25,7 +17,7 @@ fn write_tiff(path: &std::path::Path, pages: &[Vec<u8>], w: u32, h: u32) {
 
 #[test]
 fn isbi_tiff_pairs_load_page_by_page() {
-    let dir = scratch("tiff");
+    let dir = scratch("train-data-tiff");
     let (w, h) = (8u32, 6u32);
     let images: Vec<Vec<u8>> = (0..3).map(|p| (0..w * h).map(|i| (i * 5 + p * 40) as u8).collect()).collect();
     let masks: Vec<Vec<u8>> =
@@ -55,25 +47,29 @@ fn isbi_tiff_pairs_load_page_by_page() {
 }
 
 #[test]
-fn the_committed_slices_load_from_folders() {
-    let slices = load_slices(std::path::Path::new("tests/data")).unwrap();
+fn the_shipped_slices_load_from_folders() {
+    let slices = load_slices(&repo("data/isbi2012/train")).unwrap();
     let names: Vec<&str> = slices.iter().map(|s| s.name.rsplit('/').next().unwrap()).collect();
-    assert_eq!(names, ["24.png", "25.png", "26.png"]);
+    let expected: Vec<String> = (0..27).map(|i| format!("{i:02}.png")).collect();
+    assert_eq!(names, expected);
     assert!(slices.iter().all(|s| s.image.dims() == (512, 512) && s.mask.dims() == (512, 512)));
 }
 
 #[test]
 fn holdouts_split_a_contiguous_block() {
-    let slices = load_slices(std::path::Path::new("tests/data")).unwrap();
+    let slices = load_slices(&repo("data/isbi2012/train")).unwrap();
     let (train, val) = Holdout::Last(1).split(slices.clone()).unwrap();
-    assert_eq!((train.len(), val.len()), (2, 1));
+    assert_eq!((train.len(), val.len()), (26, 1));
     assert!(val[0].name.ends_with("26.png"));
     let (train, val) = Holdout::parse_range("0..1").unwrap().split(slices.clone()).unwrap();
-    assert_eq!((train.len(), val.len()), (1, 2));
-    assert!(train[0].name.ends_with("26.png"));
+    assert_eq!((train.len(), val.len()), (25, 2));
+    assert!(train[0].name.ends_with("02.png"));
+    let (train, val) = Holdout::parse_range("24..26").unwrap().split(slices.clone()).unwrap();
+    assert_eq!((train.len(), val.len()), (24, 3));
+    assert!(val[0].name.ends_with("24.png") && train.last().unwrap().name.ends_with("23.png"));
     assert_eq!(Holdout::Last(0).split(slices.clone()).unwrap().1.len(), 0);
-    assert!(Holdout::Last(3).split(slices.clone()).is_err());
-    assert!(Holdout::parse_range("1..5").unwrap().split(slices).is_err());
+    assert!(Holdout::Last(27).split(slices.clone()).is_err());
+    assert!(Holdout::parse_range("1..30").unwrap().split(slices).is_err());
     for bad in ["24", "3..1", "a..b", "..2"] {
         assert!(Holdout::parse_range(bad).is_err(), "{bad}");
     }
@@ -82,7 +78,7 @@ fn holdouts_split_a_contiguous_block() {
 
 #[test]
 fn history_round_trips_and_plots_are_svgs() {
-    let dir = scratch("history");
+    let dir = scratch("train-data-history");
     let records: Vec<EpochRecord> = (1..=5)
         .map(|e| EpochRecord {
             epoch: e,

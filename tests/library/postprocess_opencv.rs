@@ -13,17 +13,14 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use crate::support::repo;
 use serde_json::Value;
 use unetseg::cells::Cells;
 use unetseg::postprocess::{self, distance, DistanceKind, PostprocessParams, PostprocessSteps, Threshold};
 use unetseg::{GrayF32, GrayU8, Labels};
 
-fn repo_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 fn fixture(name: &str) -> PathBuf {
-    repo_path("tests/fixtures/postprocess").join(name)
+    repo("tests/fixtures/postprocess").join(name)
 }
 
 /// A decoded PNG: size, colour type, bit depth and raw sample bytes.
@@ -142,7 +139,7 @@ fn cases() -> Vec<Case> {
             Case {
                 name: entry["name"].as_str().unwrap().to_string(),
                 params,
-                input: read_gray8(&repo_path(entry["input"].as_str().unwrap())),
+                input: read_gray8(&repo(entry["input"].as_str().unwrap())),
                 entry: entry.clone(),
             }
         })
@@ -332,7 +329,7 @@ fn cells_match_opencv_connected_components_with_stats() {
 #[test]
 fn watershed_reaches_all_but_walled_in_pixels_on_real_masks() {
     for n in [24, 25, 26] {
-        let mask = read_gray8(&repo_path(&format!("tests/data/masks/{n}.png")));
+        let mask = read_gray8(&repo(&format!("data/isbi2012/train/masks/{n}.png")));
         let s = postprocess::run(&mask, &PostprocessParams::default()).unwrap();
         let (w, ws) = (s.watershed.width(), s.watershed.data());
         let unlabelled: Vec<usize> = (0..ws.len()).filter(|&i| ws[i] == 0).collect();

@@ -3,27 +3,23 @@
 //! writes its history, plots, checkpoints and best model; resume continues it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use crate::support::{scratch, unetseg};
 use unetseg::imageio::{read_gray8, write_png_u8};
 use unetseg::Raster;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("unetseg-cli-train-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A fresh data folder `name` with empty `images/` and `masks/`.
+fn data_dir(name: &str) -> PathBuf {
+    let dir = scratch(&format!("train-{name}"));
     std::fs::create_dir_all(dir.join("images")).unwrap();
     std::fs::create_dir_all(dir.join("masks")).unwrap();
     dir
 }
 
-fn unetseg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_unetseg")).args(args).output().unwrap()
-}
-
 /// Copies the top-left `size` x `size` of committed slice `slice` into `dir` as `name`.
 fn add_slice(dir: &Path, slice: &str, name: &str, size: usize) {
     for kind in ["images", "masks"] {
-        let full = read_gray8(&Path::new("tests/data").join(kind).join(format!("{slice}.png"))).unwrap();
+        let full = read_gray8(&Path::new("data/isbi2012/train").join(kind).join(format!("{slice}.png"))).unwrap();
         let crop = Raster::from_fn(size, size, |x, y| full.get(x, y));
         write_png_u8(&dir.join(kind).join(name), &crop).unwrap();
     }
@@ -50,22 +46,22 @@ fn train_error(data: &Path) -> String {
 
 #[test]
 fn bad_data_is_refused_before_training_with_the_file_named() {
-    let empty = scratch("empty");
+    let empty = data_dir("empty");
     assert!(train_error(&empty).contains("images"));
 
-    let missing = scratch("missing");
+    let missing = data_dir("missing");
     add_slice(&missing, "24", "a.png", 64);
     std::fs::remove_file(missing.join("masks/a.png")).unwrap();
     let err = train_error(&missing);
     assert!(err.contains("a.png") && err.contains("no mask"), "{err}");
 
-    let mismatch = scratch("mismatch");
+    let mismatch = data_dir("mismatch");
     add_slice(&mismatch, "24", "a.png", 64);
     write_png_u8(&mismatch.join("masks/a.png"), &Raster::filled(32, 64, 255)).unwrap();
     let err = train_error(&mismatch);
     assert!(err.contains("masks/a.png") && err.contains("32x64"), "{err}");
 
-    let gray = scratch("gray");
+    let gray = data_dir("gray");
     add_slice(&gray, "24", "a.png", 64);
     write_png_u8(&gray.join("masks/a.png"), &Raster::filled(64, 64, 128)).unwrap();
     let err = train_error(&gray);
@@ -85,7 +81,7 @@ fn history(run: &Path) -> Vec<Vec<String>> {
 
 #[test]
 fn a_tiny_run_lowers_the_loss_writes_its_files_and_resumes() {
-    let data = scratch("smoke");
+    let data = data_dir("smoke");
     for (slice, name) in [("24", "00.png"), ("25", "01.png"), ("26", "02.png")] {
         add_slice(&data, slice, name, 96);
     }
@@ -205,7 +201,7 @@ fn ramp_logits(net: &unetseg::model::UNet) -> Vec<f32> {
 
 #[test]
 fn the_weight_average_is_the_mean_of_its_epochs_and_resumes() {
-    let data = scratch("swa");
+    let data = data_dir("swa");
     for (slice, name) in [("24", "00.png"), ("25", "01.png"), ("26", "02.png")] {
         add_slice(&data, slice, name, 96);
     }
