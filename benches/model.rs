@@ -113,7 +113,8 @@ fn bench_train_step() -> Stats {
 
 /// Slice 24 repeated 8x8 times, every other copy mirrored, as a 4096x4096 PNG in `dir`.
 fn write_large_image(dir: &Path) -> PathBuf {
-    let slice = read_gray8(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/isbi2012/train/images/24.png")).expect("slice 24");
+    let slice =
+        read_gray8(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/isbi2012/train/images/24.png")).expect("slice 24");
     let (w, h) = slice.dims();
     let big = GrayU8::from_fn(8 * w, 8 * h, |x, y| {
         let (tx, ty) = (x / w, y / h);

@@ -35,8 +35,16 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let exact = PostprocessParams { distance: DistanceKind::Exact, ..PostprocessParams::default() };
     let cases = [
-        ("mask 24 (data/isbi2012/train/masks/24.png)", "data/isbi2012/train/masks/24.png", PostprocessParams::default()),
-        ("raw image 24 (data/isbi2012/train/images/24.png)", "data/isbi2012/train/images/24.png", PostprocessParams::default()),
+        (
+            "mask 24 (data/isbi2012/train/masks/24.png)",
+            "data/isbi2012/train/masks/24.png",
+            PostprocessParams::default(),
+        ),
+        (
+            "raw image 24 (data/isbi2012/train/images/24.png)",
+            "data/isbi2012/train/images/24.png",
+            PostprocessParams::default(),
+        ),
         ("mask 24, exact distance", "data/isbi2012/train/masks/24.png", exact),
     ];
     println!("unetseg postprocess::run, {RUNS} runs after {WARMUP} warm-up runs, one thread");
