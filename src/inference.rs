@@ -14,7 +14,8 @@
 //! - here: the network call between the two, as a blocking loop over any
 //!   [`TilePredictor`] ([`predict_probability`]: burn's [`UNet`] on any device, or the
 //!   CPU engine [`CpuUNet`]) and as an `async` one for backends whose read-back
-//!   must be awaited, such as WebGPU in the browser ([`predict_probability_async`]).
+//!   must be awaited, such as WebGPU in the browser ([`predict_probability_async`]),
+//!   which the caller may also stop between tiles ([`predict_probability_until`]).
 //!
 //! Memory stays bounded for huge images: only one batch of tiles exists as a tensor
 //! at a time (see [`TileOptions`]), and no padded copy of the image is built.
@@ -22,6 +23,9 @@
 pub mod network;
 pub mod runner;
 pub mod tiling;
+
+use core::future::Future;
+use core::ops::ControlFlow;
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
@@ -117,21 +121,54 @@ pub async fn predict_probability_async(
     options: &TileOptions,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<GrayF32> {
-    let model = match network {
-        Network::Cpu(engine) => return predict_probability(engine, image, options, progress),
-        Network::Burn(model) => model,
+    let report = |done, total| {
+        progress(done, total);
+        core::future::ready(ControlFlow::<core::convert::Infallible>::Continue(()))
     };
-    let mut runner = TileRunner::new(model.config(), image, options)?;
+    match predict_probability_until(network, image, options, report).await? {
+        ControlFlow::Continue(probability) => Ok(probability),
+        ControlFlow::Break(never) => match never {},
+    }
+}
+
+/// [`predict_probability_async`] that awaits `progress(done, total)` after every batch
+/// of tiles, on every engine (so a browser's event loop runs between tiles, and the
+/// page can ask to stop), and stops as soon as it resolves to
+/// [`ControlFlow::Break`]: the result is then that `Break`, and no further tile is
+/// predicted. `Continue(probability)` is the whole map, as [`predict_probability`]
+/// gives it.
+pub async fn predict_probability_until<B, F>(
+    network: &Network,
+    image: &dyn SampleRows,
+    options: &TileOptions,
+    mut progress: impl FnMut(usize, usize) -> F,
+) -> Result<ControlFlow<B, GrayF32>>
+where
+    F: Future<Output = ControlFlow<B>>,
+{
+    let mut runner = TileRunner::new(network.config(), image, options)?;
     while let Some(batch) = runner.next_batch() {
         let tiles = batch.tiles.clone();
-        let data = foreground_probability(model, batch)?
-            .into_data_async()
-            .await
-            .map_err(|e| Error::invalid(format!("reading the prediction back failed: {e:?}")))?;
-        runner.accept(tiles, probabilities(&data)?)?;
-        progress(runner.done(), runner.total());
+        match network {
+            Network::Cpu(engine) => {
+                let predicted = engine.predict_tiles(batch);
+                runner.accept(tiles, &predicted?)?;
+            }
+            Network::Burn(model) => {
+                let data = foreground_probability(model, batch)?
+                    .into_data_async()
+                    .await
+                    .map_err(|e| Error::invalid(format!("reading the prediction back failed: {e:?}")))?;
+                runner.accept(tiles, probabilities(&data)?)?;
+            }
+        }
+        if let ControlFlow::Break(reason) = progress(runner.done(), runner.total()).await {
+            network.finish_image();
+            return Ok(ControlFlow::Break(reason));
+        }
     }
-    runner.finish()
+    network.finish_image();
+    Ok(ControlFlow::Continue(runner.finish()?))
 }
 
 /// The network's class-1 softmax `[tiles, 1, H', W']` for one batch of tile inputs.
@@ -157,4 +194,63 @@ fn check_classes(config: &UNetConfig) -> Result<()> {
 fn probabilities(data: &TensorData) -> Result<&[f32]> {
     data.as_slice::<f32>()
         .map_err(|e| Error::invalid(format!("the network returned {:?} data instead of f32: {e:?}", data.dtype())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use burn::tensor::Device;
+
+    use super::*;
+    use crate::model::UNet;
+    use crate::raster::GrayU8;
+
+    /// Polls `future` to completion (its awaits are all ready at once here).
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let mut future = pin!(future);
+        let mut context = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(value) = future.as_mut().poll(&mut context) {
+                return value;
+            }
+        }
+    }
+
+    /// A small same-padded network on the CPU engine, and an image of several tiles.
+    fn network_and_image() -> (Network, GrayU8) {
+        let config = UNetConfig { depth: 3, ..UNetConfig::compact().with_base_channels(2) };
+        let network = Network::new(UNet::new(&config, &Device::flex()).unwrap(), Compute::Cpu).unwrap();
+        assert!(matches!(network, Network::Cpu(_)));
+        (network, GrayU8::from_fn(40, 600, |x, y| ((x * 7 + y * 13) % 251) as u8))
+    }
+
+    #[test]
+    fn a_break_from_the_progress_callback_stops_before_the_next_tile() {
+        let (network, image) = network_and_image();
+        let options = TileOptions { max_tile: 128, batch: 1, ..TileOptions::default() };
+        let mut calls = Vec::new();
+        let outcome = block_on(predict_probability_until(&network, &image, &options, |done, total| {
+            calls.push((done, total));
+            core::future::ready(if done == 2 { ControlFlow::Break("cancelled") } else { ControlFlow::Continue(()) })
+        }))
+        .unwrap();
+        assert_eq!(outcome, ControlFlow::Break("cancelled"));
+        let total = calls[0].1;
+        assert!(total > 3, "the image needs several tiles, not {total}");
+        assert_eq!(calls, [(1, total), (2, total)], "no tile after the break");
+    }
+
+    #[test]
+    fn going_on_to_the_end_gives_the_blocking_result() {
+        let (network, image) = network_and_image();
+        let options = TileOptions { max_tile: 128, batch: 1, ..TileOptions::default() };
+        let blocking = predict_probability(&network, &image, &options, |_, _| {}).unwrap();
+        let awaited = block_on(predict_probability_until(&network, &image, &options, |_, _| {
+            core::future::ready(ControlFlow::<()>::Continue(()))
+        }))
+        .unwrap();
+        assert_eq!(awaited, ControlFlow::Continue(blocking));
+    }
 }
