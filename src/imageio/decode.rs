@@ -4,6 +4,7 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageFormat, ImageReader};
 use tiff::decoder::{Decoder as TiffDecoder, DecodingResult, Limits as TiffLimits};
+use tiff::tags::Tag;
 use tiff::ColorType as TiffColor;
 
 use super::GrayImage;
@@ -44,14 +45,17 @@ const MAX_BYTES_PER_PIXEL: u64 = 8;
 /// The format is recognised from the file signature, not the name. PNG and
 /// JPEG give one page; TIFF gives all pages in file order (a multi-page stack
 /// such as ISBI's `train-volume.tif` becomes one page per slice). Samples of
-/// 8 and 16 bits are kept as [`GrayImage::U8`] / [`GrayImage::U16`]; PNGs of
-/// 1, 2 or 4 bits and palette PNGs are expanded to 8 bits. Colour becomes gray
-/// with the ITU-R BT.601 luma weights used by OpenCV's and PIL's RGB-to-gray,
+/// 8 and 16 bits are kept as [`GrayImage::U8`] / [`GrayImage::U16`], TIFF's
+/// 32-bit float samples as [`GrayImage::F32`] (64-bit floats are narrowed to 32);
+/// PNGs of 1, 2 or 4 bits and palette PNGs are expanded to 8 bits. Colour becomes
+/// gray with the ITU-R BT.601 luma weights used by OpenCV's and PIL's RGB-to-gray,
 /// `Y = 0.299 R + 0.587 G + 0.114 B`, computed in fixed point
-/// (`(19595 R + 38470 G + 7471 B + 32768) >> 16`); an alpha channel is
-/// ignored (no compositing). Empty, truncated, corrupt or unsupported input
-/// (other formats, TIFF with float/signed/1-bit samples or planar colour)
-/// and pages over [`MAX_PIXELS_PER_PAGE`] give [`Error::File`] naming `name`.
+/// (`(19595 R + 38470 G + 7471 B + 32768) >> 16`; in floating point for float
+/// samples), whether a colour TIFF stores its samples pixel by pixel or in separate
+/// planes (planar configuration 2); an alpha channel is ignored (no compositing).
+/// Empty, truncated, corrupt or unsupported input (other formats, TIFF with signed
+/// or 1-bit samples), float pages with NaN or infinite samples, and pages over
+/// [`MAX_PIXELS_PER_PAGE`] give [`Error::File`] naming `name`.
 pub fn decode_pages(bytes: &[u8], name: &str) -> Result<Vec<GrayImage>> {
     decode_pages_within(bytes, name, &PageLimit::default())
 }
@@ -127,26 +131,31 @@ fn first_of_each<T: Copy>(samples: &[T], stride: usize) -> Vec<T> {
     samples.chunks_exact(stride).map(|px| px[0]).collect()
 }
 
+/// BT.601 luma of one 8-bit RGB pixel, in fixed point.
+fn luma8(r: u8, g: u8, b: u8) -> u8 {
+    let y = 19595 * u32::from(r) + 38470 * u32::from(g) + 7471 * u32::from(b);
+    ((y + 32768) >> 16) as u8
+}
+
+/// BT.601 luma of one 16-bit RGB pixel, in fixed point.
+fn luma16(r: u16, g: u16, b: u16) -> u16 {
+    let y = 19595 * u64::from(r) + 38470 * u64::from(g) + 7471 * u64::from(b);
+    ((y + 32768) >> 16) as u16
+}
+
+/// BT.601 luma of one float RGB pixel.
+fn luma_f32(r: f32, g: f32, b: f32) -> f32 {
+    0.299 * r + 0.587 * g + 0.114 * b
+}
+
 /// BT.601 luma of interleaved 8-bit RGB(A) pixels (`stride` 3 or 4).
 fn luma_u8(samples: &[u8], stride: usize) -> Vec<u8> {
-    samples
-        .chunks_exact(stride)
-        .map(|px| {
-            let y = 19595 * u32::from(px[0]) + 38470 * u32::from(px[1]) + 7471 * u32::from(px[2]);
-            ((y + 32768) >> 16) as u8
-        })
-        .collect()
+    samples.chunks_exact(stride).map(|px| luma8(px[0], px[1], px[2])).collect()
 }
 
 /// BT.601 luma of interleaved 16-bit RGB(A) pixels (`stride` 3 or 4).
 fn luma_u16(samples: &[u16], stride: usize) -> Vec<u16> {
-    samples
-        .chunks_exact(stride)
-        .map(|px| {
-            let y = 19595 * u64::from(px[0]) + 38470 * u64::from(px[1]) + 7471 * u64::from(px[2]);
-            ((y + 32768) >> 16) as u16
-        })
-        .collect()
+    samples.chunks_exact(stride).map(|px| luma16(px[0], px[1], px[2])).collect()
 }
 
 /// Decodes every page of a TIFF with the `tiff` crate.
@@ -194,37 +203,186 @@ fn tiff_page(
         }
         other => return Err(format!("unsupported colour type {other:?}")),
     };
-    let decoded = decoder.read_image().map_err(|e| e.to_string())?;
+    // Planar configuration 2: all the pixels' first samples, then all the second ones...
+    let planar = samples > 1
+        && decoder.find_tag_unsigned::<u16>(Tag::PlanarConfiguration).map_err(|e| e.to_string())? == Some(2);
+    let mut decoded = DecodingResult::U8(Vec::new());
+    decoder.read_image_to_buffer(&mut decoded).map_err(|e| e.to_string())?;
     let (w, h) = (width as usize, height as usize);
-    let expected = w * h * samples;
-    let unsupported_samples = || format!("unsupported sample type for {color:?} (only unsigned 8 or 16 bits)");
-    let wrong_length = |len: usize| {
-        format!("decoded {len} samples, expected {expected} ({w}x{h}x{samples}); planar colour TIFF is not supported")
-    };
+    let layout = Layout { pixels: w * h, samples, planar, rgb };
     let page = match (decoded, bits) {
-        (DecodingResult::U8(data), 8) => {
-            if data.len() != expected {
-                return Err(wrong_length(data.len()));
-            }
-            GrayImage::U8(Raster::new(w, h, tiff_gray(&data, samples, rgb, luma_u8)).map_err(|e| e.to_string())?)
+        (DecodingResult::U8(data), 8) => GrayImage::U8(raster(w, h, layout.gray(&data, luma8))?),
+        (DecodingResult::U16(data), 16) => GrayImage::U16(raster(w, h, layout.gray(&data, luma16))?),
+        (DecodingResult::F32(data), 32) => GrayImage::F32(raster(w, h, finite(layout.gray(&data, luma_f32)?, w))?),
+        (DecodingResult::F64(data), 64) => {
+            let narrowed: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+            GrayImage::F32(raster(w, h, finite(layout.gray(&narrowed, luma_f32)?, w))?)
         }
-        (DecodingResult::U16(data), 16) => {
-            if data.len() != expected {
-                return Err(wrong_length(data.len()));
-            }
-            GrayImage::U16(Raster::new(w, h, tiff_gray(&data, samples, rgb, luma_u16)).map_err(|e| e.to_string())?)
+        (other, bits) => {
+            return Err(format!(
+                "{} samples are not supported (unetseg reads unsigned 8- or 16-bit integer and 32- or 64-bit float \
+                 samples)",
+                sample_kind(&other, bits)
+            ))
         }
-        _ => return Err(unsupported_samples()),
     };
     Ok(page)
 }
 
-/// Gray from interleaved TIFF samples: BT.601 luma for RGB(A), otherwise the
-/// first sample (gray, gray+alpha, or gray with extra samples).
-fn tiff_gray<T: Copy>(data: &[T], samples: usize, rgb: bool, luma: fn(&[T], usize) -> Vec<T>) -> Vec<T> {
-    if rgb {
-        luma(data, samples)
-    } else {
-        first_of_each(data, samples)
+/// What `decoded` holds, in words: `signed 16-bit integer`, `16-bit float`, `1-bit`...
+fn sample_kind(decoded: &DecodingResult, bits: u8) -> String {
+    match decoded {
+        DecodingResult::I8(_) | DecodingResult::I16(_) | DecodingResult::I32(_) | DecodingResult::I64(_) => {
+            format!("signed {bits}-bit integer")
+        }
+        DecodingResult::F16(_) | DecodingResult::F32(_) | DecodingResult::F64(_) => format!("{bits}-bit float"),
+        _ if bits < 8 => format!("{bits}-bit"),
+        _ => format!("unsigned {bits}-bit integer"),
+    }
+}
+
+/// A `w` x `h` raster of `gray`, or the error that made it.
+fn raster<T: Copy>(
+    w: usize,
+    h: usize,
+    gray: std::result::Result<Vec<T>, String>,
+) -> std::result::Result<Raster<T>, String> {
+    Raster::new(w, h, gray?).map_err(|e| e.to_string())
+}
+
+/// How a TIFF page stores its samples.
+struct Layout {
+    /// Pixels in the page.
+    pixels: usize,
+    /// Samples per pixel.
+    samples: usize,
+    /// Whether the samples lie in separate planes rather than pixel by pixel.
+    planar: bool,
+    /// Whether the first three samples are R, G and B.
+    rgb: bool,
+}
+
+impl Layout {
+    /// One gray sample per pixel: BT.601 `luma` of R, G, B for colour, else the
+    /// first sample (gray, gray+alpha, or gray with extra samples). Fails when the
+    /// decoder returned another number of samples.
+    fn gray<T: Copy>(&self, data: &[T], luma: fn(T, T, T) -> T) -> std::result::Result<Vec<T>, String> {
+        let expected = self.pixels * self.samples;
+        if data.len() != expected {
+            let kind = if self.planar { "planar (separate planes) colour TIFF: " } else { "" };
+            return Err(format!(
+                "{kind}decoded {} samples, expected {expected} ({} pixels x {} samples)",
+                data.len(),
+                self.pixels,
+                self.samples
+            ));
+        }
+        let at = |p: usize, k: usize| if self.planar { data[k * self.pixels + p] } else { data[p * self.samples + k] };
+        Ok((0..self.pixels).map(|p| if self.rgb { luma(at(p, 0), at(p, 1), at(p, 2)) } else { at(p, 0) }).collect())
+    }
+}
+
+/// `gray` (rows of `width`) when every sample is a finite number; otherwise an error
+/// saying how many are not and where the first is.
+fn finite(gray: Vec<f32>, width: usize) -> std::result::Result<Vec<f32>, String> {
+    let bad = gray.iter().filter(|v| !v.is_finite()).count();
+    if let Some(first) = gray.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "{bad} of {} float samples are NaN or infinite (the first, at x {}, y {}, is {}); only finite values can \
+             be scaled to gray: replace them (e.g. by 0) and try again",
+            gray.len(),
+            first % width.max(1),
+            first / width.max(1),
+            gray[first]
+        ));
+    }
+    Ok(gray)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiff::encoder::{colortype, TiffEncoder};
+
+    /// An uncompressed little-endian TIFF page of 8-bit samples, one strip per plane;
+    /// `samples` per pixel, stored plane after plane when `planar`.
+    fn tiff_u8(width: u32, height: u32, samples: u16, planar: bool, data: &[u8]) -> Vec<u8> {
+        let planes = if planar { u32::from(samples) } else { 1 };
+        let plane_bytes = data.len() as u32 / planes;
+        let mut out = b"II*\0".to_vec();
+        let data_at = 8u32;
+        let bits_at = data_at + data.len() as u32;
+        let offsets_at = bits_at + 2 * u32::from(samples);
+        let counts_at = offsets_at + 4 * planes;
+        let ifd_at = counts_at + 4 * planes;
+        out.extend(ifd_at.to_le_bytes());
+        out.extend(data);
+        (0..samples).for_each(|_| out.extend(8u16.to_le_bytes()));
+        (0..planes).for_each(|k| out.extend((data_at + k * plane_bytes).to_le_bytes()));
+        (0..planes).for_each(|_| out.extend(plane_bytes.to_le_bytes()));
+        let photometric = if samples >= 3 { 2 } else { 1 };
+        let array = |count: u32, at: u32| if count > 1 { at } else { 0 };
+        let entries: [(u16, u16, u32, u32); 10] = [
+            (256, 4, 1, width),
+            (257, 4, 1, height),
+            (258, 3, u32::from(samples), if samples > 2 { bits_at } else { 8 }),
+            (259, 3, 1, 1),
+            (262, 3, 1, photometric),
+            (273, 4, planes, if planes > 1 { array(planes, offsets_at) } else { data_at }),
+            (277, 3, 1, u32::from(samples)),
+            (278, 4, 1, height),
+            (279, 4, planes, if planes > 1 { array(planes, counts_at) } else { plane_bytes }),
+            (284, 3, 1, if planar { 2 } else { 1 }),
+        ];
+        out.extend((entries.len() as u16).to_le_bytes());
+        for (tag, kind, count, value) in entries {
+            out.extend(tag.to_le_bytes());
+            out.extend(kind.to_le_bytes());
+            out.extend(count.to_le_bytes());
+            out.extend(value.to_le_bytes());
+        }
+        out.extend(0u32.to_le_bytes());
+        out
+    }
+
+    fn float_tiff(width: u32, height: u32, data: &[f32]) -> Vec<u8> {
+        let mut bytes = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut bytes).unwrap().write_image::<colortype::Gray32Float>(width, height, data).unwrap();
+        bytes.into_inner()
+    }
+
+    #[test]
+    fn float32_tiff_pages_keep_their_values() {
+        let data = [-0.05f32, 0.0, 0.125, 1e-3, 7.5, 0.2];
+        let pages = decode_pages(&float_tiff(3, 2, &data), "em.tif").unwrap();
+        assert_eq!(pages, vec![GrayImage::F32(Raster::new(3, 2, data.to_vec()).unwrap())]);
+    }
+
+    #[test]
+    fn nan_or_infinite_float_samples_are_refused_naming_the_file_and_the_place() {
+        let mut data = vec![0.5f32; 12];
+        data[7] = f32::NAN;
+        data[9] = f32::INFINITY;
+        let message = decode_pages(&float_tiff(4, 3, &data), "nan.tif").unwrap_err().to_string();
+        assert!(message.starts_with("nan.tif: TIFF page 1: 2 of 12 float samples are NaN or infinite"), "{message}");
+        assert!(message.contains("at x 3, y 1, is NaN"), "{message}");
+    }
+
+    #[test]
+    fn planar_rgb_is_decoded_like_the_same_pixels_interleaved() {
+        let (r, g, b) = ([10u8, 200, 30, 0], [20u8, 100, 60, 255], [30u8, 0, 90, 255]);
+        let interleaved: Vec<u8> = (0..4).flat_map(|i| [r[i], g[i], b[i]]).collect();
+        let planes: Vec<u8> = [r, g, b].concat();
+        let chunky = decode_pages(&tiff_u8(2, 2, 3, false, &interleaved), "chunky.tif").unwrap();
+        let planar = decode_pages(&tiff_u8(2, 2, 3, true, &planes), "planar.tif").unwrap();
+        assert_eq!(planar, chunky);
+        let expected: Vec<u8> = (0..4).map(|i| luma8(r[i], g[i], b[i])).collect();
+        assert_eq!(planar, vec![GrayImage::U8(Raster::new(2, 2, expected).unwrap())]);
+    }
+
+    #[test]
+    fn gray_tiff_from_the_test_writer_decodes() {
+        let pages = decode_pages(&tiff_u8(3, 1, 1, false, &[1, 2, 3]), "gray.tif").unwrap();
+        assert_eq!(pages, vec![GrayImage::U8(Raster::new(3, 1, vec![1, 2, 3]).unwrap())]);
     }
 }

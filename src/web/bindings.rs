@@ -49,16 +49,14 @@ impl InputImage {
         self.page.height()
     }
 
-    /// Bits per sample as stored in the file: 8 or 16.
+    /// Bits per sample as stored in the file: 8, 16 or 32 (float).
     #[wasm_bindgen(getter, js_name = bitDepth)]
     pub fn bit_depth(&self) -> u8 {
-        match self.page {
-            GrayImage::U8(_) => 8,
-            GrayImage::U16(_) => 16,
-        }
+        self.page.bit_depth()
     }
 
-    /// The page as an 8-bit gray PNG for display (16-bit pages contrast-stretched).
+    /// The page as an 8-bit gray PNG for display (16-bit and float pages stretched
+    /// over their own range).
     #[wasm_bindgen(js_name = previewPng)]
     pub fn preview_png(&self) -> Result<Vec<u8>, JsError> {
         Ok(encode_png_u8(&self.page.to_u8())?)
