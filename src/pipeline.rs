@@ -137,22 +137,41 @@ pub fn probability_file(probability: &GrayF32) -> Result<ResultFile> {
 }
 
 impl Analysis {
-    /// The files that depend on the options: `mask.png` (the cut), `post.png` (the
-    /// post-processing's final image, 255 = cell interior), `labels.png` (the cells
-    /// numbered 1.., 16-bit) and `cells.csv` (one line per cell).
+    /// The files that depend on the options, in this order: `cut.png` (the probability
+    /// cut: 255 where the probability is above the threshold, before any
+    /// post-processing), `mask.png` (the post-processing's final image, 255 = cell
+    /// interior: the mask the cells come from), `labels.png` (those cells numbered
+    /// 1.., 16-bit) and `cells.csv` (one line per cell).
     pub fn files(&self) -> Result<Vec<ResultFile>> {
         Ok(vec![
-            ResultFile { suffix: "mask.png", bytes: encode_png_u8(&self.cut)? },
-            ResultFile { suffix: "post.png", bytes: encode_png_u8(&self.steps.final_mask)? },
+            ResultFile { suffix: CUT_SUFFIX, bytes: encode_png_u8(&self.cut)? },
+            ResultFile { suffix: MASK_SUFFIX, bytes: encode_png_u8(&self.steps.final_mask)? },
             ResultFile { suffix: "labels.png", bytes: encode_png_u16(&self.cells.labels_u16()?)? },
             ResultFile { suffix: "cells.csv", bytes: self.cells.to_csv().into_bytes() },
         ])
     }
 }
 
+/// Suffix of the post-processed mask, the one the cells come from (`<stem>.mask.png`).
+pub const MASK_SUFFIX: &str = "mask.png";
+
+/// Suffix of the probability cut before post-processing (`<stem>.cut.png`).
+pub const CUT_SUFFIX: &str = "cut.png";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mask_file_is_the_post_processed_image_and_the_cut_is_named_cut() {
+        let probability = Raster::from_fn(32, 24, |x, y| if (x / 8 + y / 8) % 2 == 0 { 0.9 } else { 0.1 });
+        let analysis = analyse(&probability, &PipelineOptions::default()).unwrap();
+        let files = analysis.files().unwrap();
+        let suffixes: Vec<&str> = files.iter().map(|f| f.suffix).collect();
+        assert_eq!(suffixes, ["cut.png", "mask.png", "labels.png", "cells.csv"]);
+        assert_eq!(files[0].bytes, encode_png_u8(&analysis.cut).unwrap());
+        assert_eq!(files[1].bytes, encode_png_u8(&analysis.steps.final_mask).unwrap());
+    }
 
     #[test]
     fn thresholds_parse_and_validate() {

@@ -1,6 +1,6 @@
 //! `unetseg eval`: segments a folder of images exactly as `segment` does and
 //! scores the result (`--scored`: the probability map, as the challenge scores it, by
-//! default; or the mask, or the post-processed image) against the ground-truth mask of
+//! default; or the 0.5 cut, or the post-processed mask) against the ground-truth mask of
 //! the same name (`crate::metrics`), printing a table with the mean and the stack value
 //! (the images scored as one stack by the challenge's rule: one threshold for all of them,
 //! see `metrics::stack_report`), or JSON.
@@ -42,7 +42,7 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = Edges::ZeroPadding)]
     pub edges: Edges,
     /// What is scored: the cell probability map (the challenge's way: its scores are
-    /// the best over thresholds), the 0.5 mask, or the post-processed image (Otsu and
+    /// the best over thresholds), its cut at 0.5, or the post-processed mask (Otsu and
     /// watershed, what the cells come from).
     #[arg(long, value_enum, default_value_t = Scored::Probability)]
     pub scored: Scored,
@@ -62,10 +62,12 @@ fn parse_slices(text: &str) -> std::result::Result<(usize, usize), String> {
 pub enum Scored {
     /// `<stem>.prob.png`: the cell probability.
     Probability,
-    /// `<stem>.mask.png`: the probability cut at 0.5.
+    /// `<stem>.cut.png`: the probability cut at 0.5, before post-processing.
+    Cut,
+    /// `<stem>.mask.png`: the post-processed mask, the one the cells come from
+    /// (`post` is accepted too, its name before `segment`'s files were renamed).
+    #[value(alias = "post")]
     Mask,
-    /// `<stem>.post.png`: the post-processing's final image.
-    Post,
 }
 
 /// Runs the subcommand.
@@ -94,10 +96,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let probability = predict_page(&network, &page, &tiles, name).map_err(|e| Error::file(image_path, e))?;
         let slice = match args.scored {
             Scored::Probability => metrics::score_slice(&probability, &truth),
-            Scored::Mask | Scored::Post => {
+            Scored::Cut | Scored::Mask => {
                 let analysis = pipeline::analyse(&probability, &PipelineOptions::default())
                     .map_err(|e| Error::file(image_path, e))?;
-                let image = if args.scored == Scored::Mask { &analysis.cut } else { &analysis.steps.final_mask };
+                let image = if args.scored == Scored::Cut { &analysis.cut } else { &analysis.steps.final_mask };
                 metrics::score_slice(image, &truth)
             }
         }

@@ -5,15 +5,17 @@
 //! Per image `<stem>` (`<stem>_p000`, `<stem>_p001`, ... for the pages of a
 //! multi-page TIFF) it writes:
 //! - `<stem>.prob.png`: the foreground (cell) probability, 16-bit (65535 = 1);
-//! - `<stem>.mask.png`: 255 where the probability is above the threshold (cell), else 0 (membrane);
-//! - `<stem>.post.png`: the post-processing's final image (255 = cell interior);
-//! - `<stem>.labels.png`: the cells of the final image, numbered 1.., 16-bit;
+//! - `<stem>.cut.png`: the probability cut, before any post-processing: 255 where the
+//!   probability is above the threshold (cell), else 0 (membrane);
+//! - `<stem>.mask.png`: the post-processed mask, the post-processing's final image
+//!   (255 = cell interior): the one the cells come from;
+//! - `<stem>.labels.png`: the cells of that mask, numbered 1.., 16-bit;
 //! - `<stem>.cells.csv`: one line per cell (area, centroid, bounding box).
 //!
 //! Everything after the network is [`crate::pipeline`], which the page runs too, so
-//! these files are byte for byte the page's downloads. `--threshold otsu` (the
-//! default) cuts the mask at 0.5 and post-processes at Otsu's level; `--threshold 0.4`
-//! uses that probability for both.
+//! these files are byte for byte the page's downloads (for the same probability).
+//! `--threshold otsu` (the default) cuts at 0.5 and post-processes at Otsu's level;
+//! `--threshold 0.4` uses that probability for both.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -42,8 +44,8 @@ pub struct SegmentArgs {
     /// Post-processing: sure foreground = distance > F x the largest distance.
     #[arg(long, default_value_t = 0.2)]
     pub fg_fraction: f32,
-    /// Cut between membrane and cell: `otsu` (mask at 0.5, post-processing at Otsu's
-    /// level) or a probability strictly between 0 and 1 for both.
+    /// Cut between membrane and cell, a probability: `otsu` (`cut.png` at 0.5, the
+    /// post-processing at Otsu's level) or a probability strictly between 0 and 1 for both.
     #[arg(long, default_value = "otsu", value_parser = parse_threshold)]
     pub threshold: CellThreshold,
     /// Where the network runs.

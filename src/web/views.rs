@@ -46,7 +46,8 @@ pub struct AnalysisView {
     pub cells: usize,
     /// The threshold used, as a probability (Otsu's level / 255 when automatic).
     pub threshold: f32,
-    /// `mask.png`, `post.png`, `labels.png`, `cells.csv`: the CLI's files, byte for byte.
+    /// `cut.png`, `mask.png`, `labels.png`, `cells.csv`: the CLI's files, byte for byte
+    /// ([`Analysis::files`]).
     pub files: Vec<FileView>,
     /// The cells in colour, black between them (PNG), for display.
     #[serde(with = "serde_bytes")]
@@ -136,7 +137,7 @@ mod tests {
         let analysis = analyse(&probability, &PipelineOptions::default()).unwrap();
         let view = AnalysisView::new(&analysis).unwrap();
         let suffixes: Vec<&str> = view.files.iter().map(|f| f.suffix).collect();
-        assert_eq!(suffixes, ["mask.png", "post.png", "labels.png", "cells.csv"]);
+        assert_eq!(suffixes, ["cut.png", "mask.png", "labels.png", "cells.csv"]);
         assert_eq!(view.files[3].bytes, analysis.cells.to_csv().into_bytes());
         assert_eq!(view.steps.len(), Step::ALL.len());
         assert_eq!(view.cells, analysis.cells.count());

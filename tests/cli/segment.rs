@@ -35,20 +35,22 @@ fn page(path: &Path) -> GrayImage {
 fn check_outputs(out: &Path, name: &str, w: usize, h: usize) -> usize {
     let GrayImage::U16(prob) = page(&out.join(format!("{name}.prob.png"))) else { panic!("prob.png is not 16-bit") };
     assert_eq!(prob.dims(), (w, h));
-    let GrayImage::U8(mask) = page(&out.join(format!("{name}.mask.png"))) else { panic!("mask.png is not 8-bit") };
-    for (&p, &m) in prob.data().iter().zip(mask.data()) {
+    let GrayImage::U8(cut) = page(&out.join(format!("{name}.cut.png"))) else { panic!("cut.png is not 8-bit") };
+    for (&p, &c) in prob.data().iter().zip(cut.data()) {
         let cell = p as f32 / 65535.0 > 0.5;
-        assert!(m == if cell { 255 } else { 0 } || (p as f32 / 65535.0 - 0.5).abs() < 1e-4);
+        assert!(c == if cell { 255 } else { 0 } || (p as f32 / 65535.0 - 0.5).abs() < 1e-4);
     }
-    let GrayImage::U8(post) = page(&out.join(format!("{name}.post.png"))) else { panic!("post.png is not 8-bit") };
-    assert_eq!(post.dims(), (w, h));
-    assert!(post.data().iter().all(|&v| v == 0 || v == 255));
+    // mask.png: the post-processed mask, the one the cells come from.
+    let GrayImage::U8(mask) = page(&out.join(format!("{name}.mask.png"))) else { panic!("mask.png is not 8-bit") };
+    assert_eq!(mask.dims(), (w, h));
+    assert!(mask.data().iter().all(|&v| v == 0 || v == 255));
+    assert!(!out.join(format!("{name}.post.png")).exists(), "post.png is mask.png now");
     let GrayImage::U16(labels) = page(&out.join(format!("{name}.labels.png"))) else {
         panic!("labels.png is not 16-bit")
     };
     assert_eq!(labels.dims(), (w, h));
-    for (&l, &f) in labels.data().iter().zip(post.data()) {
-        assert_eq!(l > 0, f == 255, "labels must cover exactly the cells of post.png");
+    for (&l, &f) in labels.data().iter().zip(mask.data()) {
+        assert_eq!(l > 0, f == 255, "labels must cover exactly the cells of mask.png");
     }
     let csv = std::fs::read_to_string(out.join(format!("{name}.cells.csv"))).unwrap();
     let mut lines = csv.lines();
