@@ -3,16 +3,17 @@
 //! results leave as one serde struct each ([`super::views`]).
 
 use std::cell::RefCell;
+use std::ops::ControlFlow;
 use std::rc::Rc;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::device::Backend;
-use super::input::decode_upload;
+use super::input::{check_segmentable, decode_upload};
 use super::views::{AnalysisView, ModelView, ProbabilityView};
 use crate::imageio::{encode_png_u8, GrayImage};
-use crate::inference::{predict_probability_async, Network, TileOptions};
+use crate::inference::{predict_probability_until, Network, TileOptions, TilePredictor};
 use crate::model::load_from_bytes;
 use crate::pipeline::{analyse, CellThreshold, PipelineOptions};
 use crate::GrayF32;
@@ -33,6 +34,8 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
 #[wasm_bindgen]
 pub struct InputImage {
     page: GrayImage,
+    /// The file's name, with the page number when the file has several: for messages.
+    name: String,
 }
 
 #[wasm_bindgen]
@@ -66,7 +69,10 @@ impl InputImage {
 /// Decodes every page of a dropped file (see [`decode_upload`]).
 #[wasm_bindgen(js_name = decodeImage)]
 pub fn decode_image(bytes: &[u8], name: &str) -> Result<Vec<InputImage>, JsError> {
-    Ok(decode_upload(bytes, name)?.into_iter().map(|page| InputImage { page }).collect())
+    let pages = decode_upload(bytes, name)?;
+    let count = pages.len();
+    let page_name = |i: usize| if count > 1 { format!("{name} (page {} of {count})", i + 1) } else { name.to_string() };
+    Ok(pages.into_iter().enumerate().map(|(i, page)| InputImage { page, name: page_name(i) }).collect())
 }
 
 /// The network's output for one page, kept in the worker so that moving a slider
@@ -164,16 +170,43 @@ impl Segmenter {
         to_js(&view)
     }
 
-    /// Predicts the cell probability of `image` tile by tile, calling
-    /// `progress(done, total)` after each tile, and keeps it for [`PageResult::analyse`].
-    pub async fn segment(&self, image: &InputImage, progress: js_sys::Function) -> Result<PageResult, JsError> {
+    /// Predicts the cell probability of `image` tile by tile and keeps it for
+    /// [`PageResult::analyse`]. After each tile it calls `progress(done, total)` and,
+    /// when that returns a promise, awaits it (so the worker's event loop runs between
+    /// tiles). The callback decides whether the network goes on: `false` (or a
+    /// promise of `false`) stops it before the next tile and the call resolves to
+    /// `undefined`, the "cancelled" outcome; an exception thrown by the callback (or
+    /// a rejected promise) stops it too and is the call's rejection. Anything else
+    /// goes on. A page smaller than the network's minimum ([`super::input::min_side`])
+    /// is refused with a message naming the file.
+    pub async fn segment(&self, image: &InputImage, progress: js_sys::Function) -> Result<Option<PageResult>, JsValue> {
         let network = self.network.borrow().clone().ok_or_else(|| JsError::new("no weights are loaded yet"))?;
+        check_segmentable(image.page.width(), image.page.height(), network.config(), &image.name)
+            .map_err(JsError::from)?;
         let report = |done: usize, total: usize| {
-            // A failing progress callback must not stop the segmentation.
-            let _ = progress.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
+            let returned = progress.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
+            async move {
+                let value = match returned {
+                    Ok(value) if value.is_instance_of::<js_sys::Promise>() => {
+                        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(value)).await
+                    }
+                    other => other,
+                };
+                match value {
+                    Ok(value) if value == JsValue::FALSE => ControlFlow::Break(None),
+                    Ok(_) => ControlFlow::Continue(()),
+                    Err(thrown) => ControlFlow::Break(Some(thrown)),
+                }
+            }
         };
-        let probability = predict_probability_async(&network, image.page.samples(), &tile_options(), report).await?;
-        Ok(PageResult { probability })
+        let outcome = predict_probability_until(&network, image.page.samples(), &tile_options(), report)
+            .await
+            .map_err(JsError::from)?;
+        match outcome {
+            ControlFlow::Continue(probability) => Ok(Some(PageResult { probability })),
+            ControlFlow::Break(None) => Ok(None),
+            ControlFlow::Break(Some(thrown)) => Err(thrown),
+        }
     }
 }
 

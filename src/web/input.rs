@@ -1,8 +1,11 @@
 //! Decoding the files the user drops into pages the network can take, with the
-//! page's size limit checked before any pixel is decoded.
+//! page's size limit checked before any pixel is decoded, and the smallest page a
+//! network can segment.
 
 use crate::imageio::{decode_pages_within, GrayImage, PageLimit};
-use crate::Result;
+use crate::inference::tiling::pooling_grid;
+use crate::model::UNetConfig;
+use crate::{Error, Result};
 
 /// Largest page the web page segments, in pixels (4096 x 4096 or the same area). The
 /// network, the nine post-processing steps and their renderings need about 80 bytes a
@@ -25,6 +28,34 @@ pub fn decode_upload(bytes: &[u8], name: &str) -> Result<Vec<GrayImage>> {
     decode_pages_within(bytes, name, &WEB_LIMIT)
 }
 
+/// Smallest side in pixels that the page segments with a network of `config`: its
+/// pooling grid, `2^(depth-1)` (16 for the shipped network). The network halves its
+/// input `depth - 1` times with 2x2 max-pooling, so it takes sides that are multiples
+/// of the grid; the tiling ([`crate::inference::tiling`]) mirrors a smaller image up to
+/// the grid, and below it most of what the network would see is mirrored copies of the
+/// image rather than the image.
+pub fn min_side(config: &UNetConfig) -> usize {
+    pooling_grid(config)
+}
+
+/// Fails, naming `name`, when the `width` x `height` page is smaller than
+/// [`min_side`] along either axis, saying what the minimum is and why.
+pub fn check_segmentable(width: usize, height: usize, config: &UNetConfig, name: &str) -> Result<()> {
+    let side = min_side(config);
+    if width >= side && height >= side {
+        return Ok(());
+    }
+    Err(Error::file(
+        name,
+        format!(
+            "the image is {width} x {height} pixels, too small to segment: this network needs at least {side} x {side} \
+             pixels, because it halves the image {} times (2x2 pooling) and a smaller image would be mostly mirrored \
+             copies of itself",
+            config.depth - 1
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +70,22 @@ mod tests {
         assert!(message.contains("exceeds the limit of 16777216 pixels") && message.contains("unetseg segment"));
         let fits = encode_png_u8(&GrayU8::filled(4096, 4096, 0)).unwrap();
         assert_eq!(decode_upload(&fits, "fits.png").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn pages_under_the_pooling_grid_are_too_small_and_the_message_says_why() {
+        let compact = UNetConfig::compact();
+        assert_eq!(min_side(&compact), 16);
+        let message = check_segmentable(1, 1, &compact, "tiny.png").unwrap_err().to_string();
+        assert!(message.starts_with("tiny.png: the image is 1 x 1 pixels, too small"), "{message}");
+        assert!(
+            message.contains("at least 16 x 16 pixels") && message.contains("halves the image 4 times"),
+            "{message}"
+        );
+        assert!(check_segmentable(2000, 15, &compact, "strip.png").is_err());
+        check_segmentable(16, 16, &compact, "sixteen.png").unwrap();
+        check_segmentable(12000, 100, &compact, "wide.png").unwrap();
+        let shallow = UNetConfig { depth: 3, ..compact };
+        assert_eq!(min_side(&shallow), 4);
     }
 }

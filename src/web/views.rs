@@ -54,6 +54,12 @@ pub struct AnalysisView {
     pub labels_colour: Vec<u8>,
     /// The nine steps, in order.
     pub steps: Vec<StepView>,
+    /// The cell label of every pixel (0 = membrane, else the cell's line in
+    /// `cells.csv`), row-major, as little-endian 16-bit numbers: what the page's
+    /// viewer reads when the pointer is over a cell. Empty when the labels do not fit
+    /// 16 bits (more than 65535 cells): the viewer then names no cell.
+    #[serde(with = "serde_bytes")]
+    pub label_raster: Vec<u8>,
 }
 
 impl AnalysisView {
@@ -76,6 +82,11 @@ impl AnalysisView {
             files: analysis.files()?.into_iter().map(FileView::from).collect(),
             labels_colour: encode_png_rgb(width, height, &rgb_bytes(&analysis.cells.render()))?,
             steps,
+            label_raster: analysis
+                .cells
+                .labels_u16()
+                .map(|labels| labels.data().iter().flat_map(|l| l.to_le_bytes()).collect())
+                .unwrap_or_default(),
         })
     }
 }
@@ -141,6 +152,10 @@ mod tests {
         assert_eq!(view.files[3].bytes, analysis.cells.to_csv().into_bytes());
         assert_eq!(view.steps.len(), Step::ALL.len());
         assert_eq!(view.cells, analysis.cells.count());
+        let labels = analysis.cells.labels_u16().unwrap();
+        assert_eq!(view.label_raster.len(), 2 * 32 * 24);
+        let at = |i: usize| u16::from_le_bytes([view.label_raster[2 * i], view.label_raster[2 * i + 1]]);
+        assert!((0..32 * 24).all(|i| at(i) == labels.data()[i]));
         let json = serde_json::to_value(&view).unwrap();
         assert!(json.get("labelsColour").is_some(), "camelCase names for JavaScript");
     }
