@@ -4,7 +4,7 @@
 #   - the wasm32-unknown-unknown Rust target,
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
 #   - Chromium (Debian's package) for the browser tests, unless one is found,
-#   - the npm packages of tests/browser (playwright-core, binaryen's wasm-opt).
+#   - the npm packages of tests/browser (playwright-core, axe-core, binaryen's wasm-opt).
 # With --build-only, Chromium is not looked for (building and serving need none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +55,7 @@ if ! command -v node >/dev/null; then
     exit 1
 fi
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/binaryen ] ||
+    [ ! -d tests/browser/node_modules/axe-core ] ||
     [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
     say "installing the npm packages of tests/browser"
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

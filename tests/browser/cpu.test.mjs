@@ -12,9 +12,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  startServer, launchBrowser, openPage, dropFiles, download, nativeMask, decodePng, readZip, parseCsv,
+  startServer, launchBrowser, openPage, dropFiles, download, nativeMask, decodePng, readZip, parseCsv, parseTsv,
   agreement, constantPng, cropPath, tiffPath, repoRoot,
 } from './helpers.mjs';
+import { dailyToolTests } from './features.mjs';
 
 let server;
 let browser;
@@ -56,7 +57,8 @@ test('the sliders re-run only the post-processing', async () => {
   const card = page.locator('[data-testid=result][data-state=done]').first();
   // The card records the slider values of the results it shows in data-params.
   const settled = (params) => page.waitForSelector(`[data-testid=result][data-params="${params}"]`);
-  const mask = async () => decodePng((await download(page, card.getByTestId('download-mask'))).bytes);
+  // The probability cut: the threshold moves it, the seed fraction does not.
+  const mask = async () => decodePng((await download(page, card.getByTestId('download-cut'))).bytes);
   const white = (image) => image.data.filter((v) => v === 255).length;
   const network = await card.locator('.fact-time').textContent();
   const requests = session.requests.length;
@@ -70,7 +72,7 @@ test('the sliders re-run only the post-processing', async () => {
   assert.equal(await card.locator('.otsu').isChecked(), false);
   assert.ok(white(await mask()) > white(automatic), 'threshold 0.3 adds cell pixels to the mask');
 
-  // Automatic again, and fewer watershed seeds: the mask is the CLI's again.
+  // Automatic again, and fewer watershed seeds: the cut is the CLI's again.
   await card.locator('.otsu').check();
   await card.locator('.fg-fraction').fill('0.6');
   await settled('auto/0.6');
@@ -163,11 +165,13 @@ test('the ZIP holds every result with consistent masks, labels and CSV', async (
   const zip = await download(page, page.getByTestId('download-zip'));
   assert.match(zip.name, /\.zip$/);
   const entries = readZip(zip.bytes);
-  const index = entries.get('index.tsv').toString('utf8').trim().split('\n');
-  assert.equal(index.length, 1 + doneCount);
-  const stems = index.slice(1).map((line) => line.split('\t')[0]);
+  // index.tsv lists every image given, failed ones too; the ZIP holds the files of the done ones.
+  const index = parseTsv(entries.get('index.tsv').toString('utf8'));
+  assert.equal(index.length, await page.locator('[data-testid=result]').count());
+  const stems = index.filter((r) => r.status === 'done').map((r) => r.file);
+  assert.equal(stems.length, doneCount);
   for (const stem of stems) {
-    for (const suffix of ['input.png', 'prob.png', 'mask.png', 'post.png', 'labels.png', 'labels-colour.png', 'cells.csv']) {
+    for (const suffix of ['input.png', 'prob.png', 'cut.png', 'mask.png', 'labels.png', 'labels-colour.png', 'cells.csv']) {
       assert.ok(entries.has(`${stem}/${stem}.${suffix}`), `${stem}.${suffix} missing`);
     }
     const steps = [...entries.keys()].filter((k) => k.startsWith(`${stem}/steps/`));
@@ -178,14 +182,15 @@ test('the ZIP holds every result with consistent masks, labels and CSV', async (
     assert.ok(mask.data.every((v) => v === 0 || v === 255), 'the mask is binary');
     const labels = decodePng(entries.get(`${stem}/${stem}.labels.png`));
     assert.equal(labels.depth, 16);
-    const post = decodePng(entries.get(`${stem}/${stem}.post.png`));
+    const cut = decodePng(entries.get(`${stem}/${stem}.cut.png`));
+    assert.ok(cut.data.every((v) => v === 0 || v === 255), 'the cut is binary');
     const rows = parseCsv(entries.get(`${stem}/${stem}.cells.csv`).toString('utf8'));
     const maxLabel = labels.data.reduce((m, v) => Math.max(m, v), 0);
     assert.equal(rows.length, maxLabel, 'one CSV row per label');
-    // Labels sit exactly on the post-processed interior, and areas add up.
+    // Labels sit exactly on the mask (the post-processed interior), and areas add up.
     let labelled = 0;
     for (let i = 0; i < labels.data.length; i++) {
-      assert.equal(labels.data[i] > 0, post.data[i] === 255);
+      assert.equal(labels.data[i] > 0, mask.data[i] === 255);
       if (labels.data[i] > 0) labelled++;
     }
     assert.equal(rows.reduce((sum, r) => sum + Number(r.area), 0), labelled);
@@ -212,3 +217,5 @@ test('no request leaves 127.0.0.1, and none is made after the page loaded', asyn
   assert.ok(session.requests.some((u) => u.endsWith('/weights/default.safetensors')));
   assert.deepEqual(session.errors, []);
 });
+
+dailyToolTests({ browser: () => browser, url: () => server.url, webgpu: false });

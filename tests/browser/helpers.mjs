@@ -2,7 +2,7 @@
 // CLI as reference, and small PNG/ZIP/CSV readers to check downloads.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,14 +85,14 @@ export async function openPage(browser, url) {
   return { context, page, requests, errors };
 }
 
-/** Sets files on the page's file input and waits until `count` results are settled. */
+/** Sets files on the page's file input and waits until `count` results are settled (done, failed or cancelled). */
 export async function dropFiles(page, files, count, timeout = 240_000) {
   const before = await page.locator('[data-testid=result]').count();
   await page.getByTestId('file-input').setInputFiles(files);
   await page.waitForFunction(
     ([n]) => {
       const settled = [...document.querySelectorAll('[data-testid=result]')]
-        .filter((r) => r.dataset.state === 'done' || r.dataset.state === 'error');
+        .filter((r) => ['done', 'error', 'cancelled'].includes(r.dataset.state));
       return settled.length >= n;
     },
     [before + count], { timeout, polling: 250 });
@@ -106,7 +106,7 @@ export async function download(page, locator) {
   return { name: dl.suggestedFilename(), bytes: readFileSync(path) };
 }
 
-/** Runs the native CLI on `imagePath` with the page's default weights; returns its mask PNG bytes. */
+/** Runs the native CLI on `imagePath` with the page's default weights; returns its mask PNG bytes (the post-processed mask). */
 export function nativeMask(imagePath) {
   const out = mkdtempSync(join(tmpdir(), 'unetseg-native-'));
   try {
@@ -125,6 +125,26 @@ export function constantPng(width, height, value) {
   row[0] = 0; // filter: none
   const raw = Buffer.alloc(row.length * height);
   for (let y = 0; y < height; y++) row.copy(raw, y * row.length);
+  return pngFromRows(width, height, 8, raw);
+}
+
+/** A gray PNG of `width` x `height` samples `data` (row-major; 8 bits, or 16 with `depth` 16). */
+export function grayPng(width, height, data, depth = 8) {
+  const bytes = depth / 8;
+  const raw = Buffer.alloc((width * bytes + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * bytes + 1);
+    for (let x = 0; x < width; x++) {
+      const v = data[y * width + x];
+      if (depth === 16) raw.writeUInt16BE(v, row + 1 + 2 * x);
+      else raw[row + 1 + x] = v;
+    }
+  }
+  return pngFromRows(width, height, depth, raw);
+}
+
+/** A gray PNG from filtered rows (each a filter byte, then the samples). */
+function pngFromRows(width, height, depth, raw) {
   const chunk = (type, data) => {
     const head = Buffer.alloc(8);
     head.writeUInt32BE(data.length, 0);
@@ -136,10 +156,109 @@ export function constantPng(width, height, value) {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
+  ihdr[8] = depth;
   ihdr[9] = 0; // gray
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 6 })), chunk('IEND', Buffer.alloc(0))]);
+}
+
+let cropSamples = null;
+/**
+ * `width` x `height` 8-bit samples of EM texture: the 128x128 crop of slice 24
+ * from (`x0`, `y0`), mirrored (`c b a | a b c | c b a`) past its borders, so any
+ * size can be made at test time.
+ */
+export function emSamples(width, height, x0 = 0, y0 = 0) {
+  cropSamples ??= decodePng(readFileSync(cropPath));
+  const { width: w, data } = cropSamples;
+  const mirror = (i, n) => {
+    const period = 2 * n;
+    const m = ((i % period) + period) % period;
+    return m < n ? m : period - 1 - m;
+  };
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) out[y * width + x] = data[mirror(y0 + y, w) * w + mirror(x0 + x, w)];
+  }
+  return out;
+}
+
+/** A file for `setInputFiles`: an EM texture PNG of `width` x `height` named `name`. */
+export function emPng(name, width, height, x0 = 0, y0 = 0) {
+  return { name, mimeType: 'image/png', buffer: grayPng(width, height, emSamples(width, height, x0, y0)) };
+}
+
+/**
+ * An uncompressed little-endian TIFF, one strip per plane. `pages`: a list of
+ * `{ width, height, samples, bits, float, channels, planar }`: `samples` holds
+ * `width * height * channels` numbers, pixel-interleaved (or plane after plane
+ * when `planar`); `bits` 8, 16 or 32 (float with `float`).
+ */
+export function tiff(pages) {
+  const parts = [];
+  let size = 8;
+  const add = (buffer) => {
+    const at = size;
+    parts.push(buffer);
+    size += buffer.length;
+    if (size % 2) {
+      parts.push(Buffer.alloc(1));
+      size += 1;
+    }
+    return at;
+  };
+  const header = Buffer.from([0x49, 0x49, 42, 0, 0, 0, 0, 0]);
+  let link = 4; // where the offset of the next IFD goes
+  const links = [];
+  for (const p of pages) {
+    const channels = p.channels ?? 1;
+    const bytes = p.bits / 8;
+    const planes = p.planar ? channels : 1;
+    const planeLength = p.width * p.height * (p.planar ? 1 : channels);
+    const strips = [];
+    for (let k = 0; k < planes; k++) {
+      const data = Buffer.alloc(planeLength * bytes);
+      for (let i = 0; i < planeLength; i++) {
+        const v = p.samples[k * planeLength + i];
+        if (p.float) data.writeFloatLE(v, i * bytes);
+        else if (bytes === 2) data.writeUInt16LE(v, i * bytes);
+        else data[i] = v;
+      }
+      strips.push({ offset: add(data), length: data.length });
+    }
+    const array = (values, width) => {
+      const buffer = Buffer.alloc(values.length * width);
+      values.forEach((v, i) => (width === 2 ? buffer.writeUInt16LE(v, 2 * i) : buffer.writeUInt32LE(v, 4 * i)));
+      return buffer;
+    };
+    const SHORT = 3, LONG = 4;
+    const entries = [
+      [256, LONG, [p.width]], [257, LONG, [p.height]], [258, SHORT, Array(channels).fill(p.bits)],
+      [259, SHORT, [1]], [262, SHORT, [channels >= 3 ? 2 : 1]], [273, LONG, strips.map((s) => s.offset)],
+      [277, SHORT, [channels]], [278, LONG, [p.height]], [279, LONG, strips.map((s) => s.length)],
+      [284, SHORT, [p.planar ? 2 : 1]], [339, SHORT, Array(channels).fill(p.float ? 3 : 1)],
+    ];
+    const values = entries.map(([, type, v]) => {
+      const width = type === SHORT ? 2 : 4;
+      return v.length * width > 4 ? { offset: add(array(v, width)) } : { inline: array(v, width) };
+    });
+    const ifd = Buffer.alloc(2 + 12 * entries.length + 4);
+    ifd.writeUInt16LE(entries.length, 0);
+    entries.forEach(([tag, type, v], i) => {
+      const at = 2 + 12 * i;
+      ifd.writeUInt16LE(tag, at);
+      ifd.writeUInt16LE(type, at + 2);
+      ifd.writeUInt32LE(v.length, at + 4);
+      if (values[i].inline) values[i].inline.copy(ifd, at + 8);
+      else ifd.writeUInt32LE(values[i].offset, at + 8);
+    });
+    const at = add(ifd);
+    links.push({ link, at });
+    link = at + 2 + 12 * entries.length;
+  }
+  const file = Buffer.concat([header, ...parts]);
+  for (const { link: l, at } of links) file.writeUInt32LE(at, l);
+  return file;
 }
 
 /** Decodes a non-interlaced PNG (gray, gray+alpha, RGB or RGBA; 8 or 16 bits) into `{ width, height, channels, depth, data }`. */
@@ -240,4 +359,76 @@ export function agreement(a, b) {
   let same = 0;
   for (let i = 0; i < a.data.length; i++) if (a.data[i] === b.data[i]) same++;
   return same / a.data.length;
+}
+
+/** The entries of a ZIP's central directory in order: `{ name, flags, localFlags }` (general-purpose bit flags). */
+export function zipDirectory(bytes) {
+  const buf = Buffer.from(bytes);
+  const end = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = buf.readUInt16LE(end + 10);
+  let at = buf.readUInt32LE(end + 16);
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const nameLength = buf.readUInt16LE(at + 28);
+    const local = buf.readUInt32LE(at + 42);
+    out.push({
+      name: buf.toString('utf8', at + 46, at + 46 + nameLength),
+      flags: buf.readUInt16LE(at + 8),
+      localFlags: buf.readUInt16LE(local + 6),
+    });
+    at += 46 + nameLength + buf.readUInt16LE(at + 30) + buf.readUInt16LE(at + 32);
+  }
+  return out;
+}
+
+/** Parses a TSV with a header line into row objects. */
+export function parseTsv(text) {
+  const [head, ...rows] = text.replace(/\n$/, '').split('\n');
+  const keys = head.split('\t');
+  return rows.map((line) => Object.fromEntries(line.split('\t').map((v, i) => [keys[i], v])));
+}
+
+/** Waits until `card` shows the result of the slider values `params` ("auto/0.2") and is no longer busy. */
+export async function settled(card, params, timeout = 60_000) {
+  await card.page().waitForFunction(
+    ([el, p]) => el.dataset.params === p && el.dataset.busy !== 'true',
+    [await card.elementHandle(), params], { timeout, polling: 50 });
+}
+
+/**
+ * Drops `files` (`{ name, mimeType, buffer }`) onto the element `selector` as a
+ * user dragging them from a file manager would: dragenter, dragover, drop.
+ */
+export async function dropOnto(page, selector, files) {
+  const payload = files.map((f) => ({ name: f.name, type: f.mimeType, data: Buffer.from(f.buffer).toString('base64') }));
+  await page.evaluate(([sel, list]) => {
+    const transfer = new DataTransfer();
+    for (const f of list) {
+      const bytes = Uint8Array.from(atob(f.data), (c) => c.charCodeAt(0));
+      transfer.items.add(new File([bytes], f.name, { type: f.type }));
+    }
+    const target = document.querySelector(sel);
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      target.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+    }
+  }, [selector, payload]);
+}
+
+/**
+ * Runs `unetseg segment` (the page's default weights) on `file` (`{ name, buffer }`,
+ * written under its own name) and returns every file it wrote: a Map-like object
+ * name -> Buffer.
+ */
+export function nativeOutputs(file) {
+  const dir = mkdtempSync(join(tmpdir(), 'unetseg-native-'));
+  try {
+    const input = join(dir, file.name);
+    writeFileSync(input, file.buffer);
+    const out = join(dir, 'out');
+    execFileSync(binary, ['segment', '--weights', join(repoRoot, 'weights', 'default.safetensors'), input, '--out', out],
+      { stdio: ['ignore', 'ignore', 'inherit'] });
+    return Object.fromEntries(readdirSync(out).map((name) => [name, readFileSync(join(out, name))]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -12,6 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage, dropFiles, download, nativeMask, decodePng, agreement, cropPath } from './helpers.mjs';
+import { dailyToolTests } from './features.mjs';
 
 let server;
 let browser;
@@ -54,3 +55,5 @@ test('the WebGPU mask equals the native CLI mask', async (t) => {
   assert.ok(same >= 0.995, `only ${(100 * same).toFixed(2)} % of pixels agree`);
   assert.deepEqual(session.errors, []);
 });
+
+dailyToolTests({ browser: () => browser, url: () => server.url + '?backend=webgpu', webgpu: true });
