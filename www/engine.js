@@ -78,12 +78,22 @@ export class Engine {
 
   /**
    * Segments every page of one file. `events` receives the worker's
-   * `pages`, `page-start`, `progress`, `page-done` and `page-error` messages.
+   * `pages`, `page-start`, `progress`, `page-done`, `page-error` and
+   * `page-cancelled` messages.
    * The results stay in the current worker (`generation`) for `analyse`.
    */
   async segment(key, bytes, name, params, events) {
     await this.ready();
     return this.#call('segment', { key, bytes, name, params }, events);
+  }
+
+  /**
+   * Asks the worker to stop segmenting page `page` of the file `key` (every page
+   * when `page` is undefined): a page not started is skipped, a running one stops
+   * after its current tile. The segment call then reports `page-cancelled`.
+   */
+  cancel(key, page) {
+    this.worker?.postMessage({ type: 'cancel', key, page });
   }
 
   /** Re-runs the post-processing of a kept result; null if that worker is gone. */

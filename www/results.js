@@ -1,12 +1,18 @@
-// One result card per image (per page of a multi-page TIFF): progress while
-// the network runs, then the views, the sliders that re-run the
-// post-processing, and the downloads.
+// One result card per image (per page of a multi-page TIFF), and its line in the
+// results table: progress while the network runs, then the views (each in the
+// image viewer of viewer.js), the settings that re-run the post-processing, and
+// the downloads. Whatever the card shows and offers always belongs to the
+// settings its controls show: while a re-analysis runs the card is busy
+// (data-busy, aria-busy, a visible badge) and a download clicked meanwhile waits
+// for the new result.
+
+import { Viewer } from './viewer.js';
 
 const VIEWS = [
   ['input', 'Input'],
   ['probability', 'Probability'],
+  ['cut', 'Cut'],
   ['mask', 'Mask'],
-  ['final', 'Post-processed'],
   ['labels', 'Cells'],
   ['overlay', 'Overlay'],
   ['compare', 'Compare'],
@@ -17,23 +23,23 @@ const VIEWS = [
 const LAYERS = [
   ['input', 'Input'],
   ['probability', 'Probability'],
-  ['mask', 'Mask'],
-  ['final', 'Post-processed'],
+  ['cut', 'Probability cut'],
+  ['mask', 'Mask (post-processed)'],
   ['labels', 'Cells (coloured)'],
 ];
 
 const CAPTIONS = {
   input: 'The image as the network sees it (gray).',
   probability: 'Probability that a pixel is cell interior (white) rather than membrane (black).',
-  mask: 'The probability cut at the threshold (0.5 when automatic): white = cell interior, black = membrane.',
-  final: 'After the watershed post-processing of the original project: white = cell interior.',
-  labels: 'Each cell (connected interior region) in its own colour; black = membrane.',
+  cut: 'The probability cut at the threshold (0.50 when automatic), before any post-processing: white = above it.',
+  mask: 'The mask the cells come from: the final image of the watershed post-processing. White = cell interior.',
+  labels: 'Each cell (connected interior region of the mask) in its own colour; black = membrane.',
 };
 
 /** What each post-processing step shows, by its file stem (see src/postprocess/render.rs). */
 const STEP_CAPTIONS = {
   '1_grayscale': 'The probability as 8-bit gray: the input of the post-processing.',
-  '2_threshold': "Thresholded (Otsu's level when automatic) and inverted: membranes become the white foreground.",
+  '2_threshold': 'Cut at the threshold (Otsu\'s level when automatic, shown as a probability above) and inverted: membranes become the white foreground.',
   '3_closing': 'Morphological closing (a 1x1 kernel, as in the original: no change).',
   '4_sure_background': 'Membranes grown by one pixel (3x3 dilation): the sure background.',
   '5_distance': 'Distance from each membrane pixel to the nearest cell interior (blue near, red far).',
@@ -41,8 +47,19 @@ const STEP_CAPTIONS = {
   '7_unknown': 'The band between the grown membranes and their cores, left to the watershed.',
   '8_markers': 'Watershed seeds: all cell interiors one label, each membrane core its own, the band unlabelled (black).',
   '8_watershed': 'The watershed floods the band from the seeds; white lines separate the basins.',
-  '9_final': 'Final image: white where the watershed gave the cell-interior label.',
+  '9_final': 'Final image: white where the watershed gave the cell-interior label. This is the mask.',
 };
+
+/** The files of a result, by suffix: [selector of its link, MIME type]. */
+const DOWNLOADS = {
+  'mask.png': ['[data-testid=download-mask]', 'image/png'],
+  'cut.png': ['[data-testid=download-cut]', 'image/png'],
+  'labels.png': ['[data-testid=download-labels]', 'image/png'],
+  'cells.csv': ['[data-testid=download-csv]', 'text/csv'],
+  'prob.png': ['[data-testid=download-prob]', 'image/png'],
+};
+
+const STATE_WORDS = { queued: 'waiting', running: 'running', done: 'done', error: 'failed', cancelled: 'cancelled' };
 
 function pngUrl(bytes) {
   return URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
@@ -58,41 +75,73 @@ function element(tag, attributes = {}, children = []) {
   return node;
 }
 
-function formatMs(ms) {
+/** Milliseconds as "840 ms" or "2.21 s". */
+export function formatMs(ms) {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
+}
+
+/** Slider values as the card records them in data-params: "auto/0.2" or "0.4/0.3". */
+export function paramsKey({ threshold, fgFraction }) {
+  return `${threshold ?? 'auto'}/${fgFraction}`;
 }
 
 export class ResultCard {
   /**
-   * `title` names the image; `stem` names its downloads; `onParams(card, params)`
-   * is called (latest values only) when a slider moves.
+   * `group`: where the card goes (its file's place in the page); `row`: its line in
+   * the results table. `title` names the image, `stem` its downloads, `id` the
+   * element. `settings`: the slider values to start from. Callbacks:
+   * `onParams(card, settings)` when a control moves (latest values only),
+   * `onCancel(card)`, `onApplyAll(settings)`, `onChange(card)` after any change.
    */
-  constructor(container, { title, stem, onParams }) {
+  constructor(group, row, { id, title, stem, settings, onParams, onCancel, onApplyAll, onChange }) {
     const template = document.getElementById('result-template');
     this.root = template.content.firstElementChild.cloneNode(true);
+    this.root.id = id;
+    this.id = id;
+    this.title = title;
     this.stem = stem;
-    this.onParams = onParams;
+    this.callbacks = { onParams, onCancel, onApplyAll, onChange };
     this.images = {}; // view name -> { bytes, url }
-    this.files = {}; // the CLI's files by suffix (prob.png, mask.png, post.png, labels.png, cells.csv) -> bytes
+    this.files = {}; // the CLI's files by suffix (prob.png, cut.png, mask.png, labels.png, cells.csv) -> bytes
     this.steps = [];
     this.view = 'overlay';
+    this.viewState = null; // the viewers' shared transform; null = fitted
     this.overlayLayer = 'labels';
     this.overlayOpacity = 0.5;
     this.compare = ['input', 'labels'];
+    this.shown = null; // the settings of the analysis on display
+    this.settled = [];
     this.$ = (selector) => this.root.querySelector(selector);
     this.$('.result-name').textContent = title;
+    this.#wireControls();
+    this.setSettings(settings);
+    this.row = row;
+    this.#buildRow();
     this.setState('queued', '');
-    container.append(this.root);
-    this.#wireSliders();
+    group.append(this.root);
   }
 
-  /** `queued`, `running`, `done` or `error`, with a message under the title. */
+  /** `queued`, `running`, `done`, `error` or `cancelled`, with a message under the title. */
   setState(state, message) {
     this.state = state;
     this.root.dataset.state = state;
-    const labels = { queued: 'waiting', running: 'segmenting…', done: 'done', error: 'failed' };
+    const labels = { queued: 'waiting', running: 'segmenting…', done: 'done', error: 'failed', cancelled: 'cancelled' };
     this.$('.result-state').textContent = labels[state];
     this.$('.result-message').textContent = message ?? '';
+    const cancel = this.$('[data-testid=cancel]');
+    cancel.hidden = !(state === 'queued' || state === 'running');
+    cancel.disabled = false;
+    cancel.textContent = 'Cancel';
+    if (state !== 'done') this.#setBusy(false);
+    this.#changed();
+  }
+
+  /** The cancel button was pressed while the network runs: shown until the worker stops. */
+  setCancelling() {
+    const cancel = this.$('[data-testid=cancel]');
+    cancel.disabled = true;
+    cancel.textContent = 'Cancelling…';
+    this.$('.result-message').textContent = 'Cancelling after the current tile…';
   }
 
   /** Tiles done out of total for the network pass. */
@@ -100,61 +149,113 @@ export class ResultCard {
     const bar = this.$('.result-progress');
     bar.max = total;
     bar.value = done;
-    this.$('.result-message').textContent = `network: tile ${done} of ${total}`;
+    this.progress = done / total;
+    if (!this.$('[data-testid=cancel]').disabled) this.$('.result-message').textContent = `network: tile ${done} of ${total}`;
+    this.#changed();
   }
 
-  /** Shows the input (`depth` bits per sample in the file) while the network still runs. */
+  /** Shows the input (`depth` bits per sample in the file, 32: float) while the network still runs. */
   setInput(bytes, width, height, depth) {
     this.#setImage('input', bytes);
     this.size = [width, height];
     this.depth = depth;
+    this.#changed();
   }
 
-  /** Everything for a finished page, analysed with the slider values `params`. */
-  setDone({ probability, networkMs, backend, generation, key }, analysis, params) {
+  /** Everything for a finished page, analysed with the settings `params`. */
+  setDone({ probability, networkMs, backend, generation, key, weights }, analysis, params) {
     this.key = key;
     this.generation = generation;
     this.networkMs = networkMs;
     this.backend = backend;
+    this.weights = weights;
     this.#setImage('probability', probability.png);
     this.files[probability.file.suffix] = probability.file.bytes;
+    this.state = 'done';
     this.setAnalysis(analysis, params);
     this.setState('done', '');
-    this.$('.fact-size').textContent = `${this.size[0]} × ${this.size[1]}${this.depth === 16 ? ', 16-bit' : ''}`;
+    const depth = { 16: ', 16-bit', 32: ', 32-bit float' }[this.depth] ?? '';
+    this.$('.fact-size').textContent = `${this.size[0]} × ${this.size[1]}${depth}`;
     this.$('.fact-time').textContent = formatMs(networkMs);
     this.$('.fact-backend').textContent = backend;
+    this.$('.fact-weights').textContent = weights ? weights.name : '';
+    this.$('.fact-weights').title = weights?.sha256 ? `SHA-256 ${weights.sha256}` : '';
     this.$('.result-body').hidden = false;
     this.#buildTabs();
     this.#render();
+    // The controls moved while the network ran ("use these settings for all"): follow them.
+    if (paramsKey(this.settings) !== paramsKey(params)) this.#controlsChanged();
   }
 
   /**
-   * The post-processing outputs (`view`, an AnalysisView of src/web/views.rs, and the
-   * time it took) for the slider values `params`, which the card records as
-   * `data-params` ("auto" or the threshold, "/", the seed fraction).
+   * The post-processing outputs (`view`, an AnalysisView of src/web/views.rs, and
+   * the time it took) for the settings `params`, recorded in data-params. The card
+   * stops being busy once they are the settings its controls show.
    */
   setAnalysis({ view, postMs }, params) {
-    this.root.dataset.params = `${params.threshold ?? 'auto'}/${params.fgFraction}`;
+    this.shown = { ...params };
+    this.root.dataset.params = paramsKey(params);
     for (const file of view.files) this.files[file.suffix] = file.bytes;
+    this.#setImage('cut', this.files['cut.png']);
     this.#setImage('mask', this.files['mask.png']);
-    this.#setImage('final', this.files['post.png']);
     this.#setImage('labels', view.labelsColour);
     for (const step of this.steps) URL.revokeObjectURL(step.url);
     this.steps = view.steps.map((s) => ({ ...s, url: pngUrl(s.png) }));
+    const raster = view.labelRaster;
+    this.labels = new Uint16Array(raster.buffer, raster.byteOffset, raster.byteLength / 2);
+    this.areas = null;
+    this.cells = view.cells;
+    this.postMs = postMs;
     this.$('.fact-cells').textContent = String(view.cells);
     this.thresholdUsed = view.threshold;
     this.#showLevels();
     this.$('.fact-post').textContent = formatMs(postMs);
-    this.#setDownload('[data-testid="download-mask"]', 'mask.png', 'image/png');
-    this.#setDownload('.download-labels', 'labels.png', 'image/png');
-    this.#setDownload('.download-csv', 'cells.csv', 'text/csv');
-    if (this.state === 'done') this.#render();
+    for (const [suffix, [selector, type]] of Object.entries(DOWNLOADS)) this.#setDownload(selector, suffix, type);
+    this.$('[data-testid=download-cut]').textContent = `Probability cut PNG (at ${(this.thresholdUsedForCut()).toFixed(2)})`;
+    if (this.state === 'done') this.current?.update();
+    this.#setBusy(this.state === 'done' && paramsKey(this.settings) !== paramsKey(params));
+    this.#changed();
   }
 
-  /** Marks the card's sliders unusable (its result was lost with a restarted engine). */
+  /** The threshold the cut was made at: the slider's, or 0.5 when automatic (as the CLI). */
+  thresholdUsedForCut() {
+    return this.shown?.threshold ?? 0.5;
+  }
+
+  /**
+   * The post-processing could not follow the controls (its worker restarted, or it
+   * failed): the controls go back to the settings of the result shown and stay
+   * disabled, so that what is shown and offered still matches them.
+   */
   setStale(message) {
-    for (const input of this.root.querySelectorAll('.controls input')) input.disabled = true;
+    if (this.shown) this.setSettings(this.shown);
+    for (const input of this.root.querySelectorAll('.controls input, [data-testid=apply-all]')) input.disabled = true;
+    this.stale = true;
     this.$('.result-message').textContent = message;
+    this.#setBusy(false);
+  }
+
+  /** Sets the controls to `settings` (`{ threshold: null | p, fgFraction }`) without running anything. */
+  setSettings({ threshold, fgFraction }) {
+    this.$('.otsu').checked = threshold === null;
+    if (threshold !== null) this.$('.threshold').value = String(threshold);
+    this.$('.fg-fraction').value = String(fgFraction);
+    this.$('.fg-fraction-value').textContent = Number(fgFraction).toFixed(2);
+    this.#showLevels();
+  }
+
+  /** Applies `settings` from elsewhere ("use these settings for all"): re-analyses a finished result. */
+  applySettings(settings) {
+    if (this.stale || this.state === 'error' || this.state === 'cancelled') return;
+    if (paramsKey(settings) === paramsKey(this.settings)) return;
+    this.setSettings(settings);
+    this.#controlsChanged();
+  }
+
+  /** Resolves once the card shows the result of the settings its controls show. */
+  whenSettled() {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.settled.push(resolve));
   }
 
   /** The files of this result for the batch ZIP. */
@@ -170,21 +271,24 @@ export class ResultCard {
     return entries;
   }
 
-  /** Summary line for the ZIP's index. */
-  summary() {
-    return `${this.stem}\t${this.size?.join('x') ?? ''}\t${this.$('.fact-cells').textContent}\t` +
-      `${this.threshold ?? `otsu (${this.thresholdUsed.toFixed(2)})`}\t${this.fgFraction}\t${this.backend ?? ''}`;
-  }
-
-  /** Frees the object URLs. */
+  /** Frees the object URLs and removes the card and its table line. */
   dispose() {
+    this.disposed = true;
+    this.current?.destroy();
     for (const image of Object.values(this.images)) URL.revokeObjectURL(image.url);
     for (const step of this.steps) URL.revokeObjectURL(step.url);
     for (const a of this.root.querySelectorAll('a[href^="blob:"]')) URL.revokeObjectURL(a.href);
     this.root.remove();
+    this.row.remove();
+    for (const resolve of this.settled.splice(0)) resolve();
   }
 
-  /** The slider's threshold, or null for the automatic one (Otsu's, as the CLI). */
+  /** The controls' settings: `{ threshold: null (automatic, Otsu's as the CLI) | p, fgFraction }`. */
+  get settings() {
+    return { threshold: this.threshold, fgFraction: this.fgFraction };
+  }
+
+  /** The slider's threshold, or null for the automatic one. */
   get threshold() {
     return this.$('.otsu').checked ? null : Number(this.$('.threshold').value);
   }
@@ -193,9 +297,34 @@ export class ResultCard {
     return Number(this.$('.fg-fraction').value);
   }
 
+  /** The cell under the image pixel (x, y), for the viewer's probe line. */
+  probe(x, y) {
+    if (!this.labels?.length || !this.size) return null; // no raster: more than 65535 cells
+    const label = this.labels[y * this.size[0] + x];
+    if (!label) return 'membrane';
+    if (!this.areas) {
+      this.areas = new Uint32Array(this.cells + 1);
+      for (const l of this.labels) this.areas[l]++;
+    }
+    return `cell ${label} · ${this.areas[label]} px`;
+  }
+
   #setImage(name, bytes) {
     if (this.images[name]) URL.revokeObjectURL(this.images[name].url);
     this.images[name] = { bytes, url: pngUrl(bytes) };
+  }
+
+  #setBusy(busy) {
+    this.busy = busy;
+    this.root.dataset.busy = String(busy);
+    this.root.setAttribute('aria-busy', String(busy));
+    this.$('[data-testid=busy]').hidden = !busy;
+    for (const [selector] of Object.values(DOWNLOADS)) {
+      const link = this.$(selector);
+      if (busy) link.setAttribute('aria-disabled', 'true');
+      else link.removeAttribute('aria-disabled');
+    }
+    if (!busy) for (const resolve of this.settled.splice(0)) resolve();
   }
 
   /** Points the link `selector` at this result's file `suffix`. */
@@ -206,21 +335,51 @@ export class ResultCard {
     link.download = `${this.stem}.${suffix}`;
   }
 
-  #wireSliders() {
-    const changed = () => this.onParams(this, { threshold: this.threshold, fgFraction: this.fgFraction });
+  #changed() {
+    this.#updateRow();
+    this.callbacks.onChange?.(this);
+  }
+
+  #controlsChanged() {
+    this.#showLevels();
+    this.$('.fg-fraction-value').textContent = this.fgFraction.toFixed(2);
+    if (this.state === 'done') {
+      this.#setBusy(paramsKey(this.settings) !== paramsKey(this.shown));
+      if (this.busy) this.callbacks.onParams(this, this.settings);
+    }
+    this.#updateRow();
+  }
+
+  #wireControls() {
+    const id = () => this.root.id;
+    for (const help of this.root.querySelectorAll('[data-help]')) {
+      help.id = `${id()}-help-${help.dataset.help}`;
+      for (const control of this.root.querySelectorAll(`[data-described-by~="${help.dataset.help}"]`)) {
+        control.setAttribute('aria-describedby', [control.getAttribute('aria-describedby'), help.id].filter(Boolean).join(' '));
+      }
+    }
     this.$('.threshold').addEventListener('input', () => {
       this.$('.otsu').checked = false;
-      this.#showLevels();
-      changed();
+      this.#controlsChanged();
     });
-    this.$('.otsu').addEventListener('change', () => {
-      this.#showLevels();
-      changed();
-    });
-    this.$('.fg-fraction').addEventListener('input', () => {
-      this.$('.fg-fraction-value').textContent = this.fgFraction.toFixed(2);
-      changed();
-    });
+    this.$('.otsu').addEventListener('change', () => this.#controlsChanged());
+    this.$('.fg-fraction').addEventListener('input', () => this.#controlsChanged());
+    this.$('[data-testid=cancel]').addEventListener('click', () => this.callbacks.onCancel(this));
+    this.$('[data-testid=apply-all]').addEventListener('click', () => this.callbacks.onApplyAll(this.settings));
+    for (const [selector] of Object.values(DOWNLOADS)) {
+      const link = this.$(selector);
+      link.addEventListener('click', (e) => {
+        if (!this.busy) return;
+        // The file of the settings shown is on its way: download it when it is here.
+        e.preventDefault();
+        if (link.dataset.waiting) return;
+        link.dataset.waiting = 'true';
+        this.whenSettled().then(() => {
+          delete link.dataset.waiting;
+          if (!this.disposed && this.state === 'done') link.click();
+        });
+      });
+    }
   }
 
   /** The threshold read-out: the slider's value, or Otsu's level as a probability. */
@@ -231,80 +390,169 @@ export class ResultCard {
     this.$('.threshold-value').textContent = text;
   }
 
+  #buildRow() {
+    const link = element('a', { href: `#${this.id}`, text: this.title });
+    link.addEventListener('click', (e) => {
+      e.preventDefault();
+      this.root.scrollIntoView({ block: 'start' });
+      this.root.focus({ preventScroll: true });
+    });
+    this.row.replaceChildren(
+      element('td', {}, [link]), element('td', { class: 'num' }), element('td', { class: 'num' }),
+      element('td', { class: 'num' }), element('td'));
+  }
+
+  #updateRow() {
+    if (!this.row) return;
+    const [, size, cells, time, status] = this.row.children;
+    size.textContent = this.size ? `${this.size[0]} × ${this.size[1]}` : '';
+    cells.textContent = this.state === 'done' ? String(this.cells) : '';
+    time.textContent = this.state === 'done' ? formatMs(this.networkMs + (this.postMs ?? 0)) : '';
+    status.textContent = this.state === 'done' && this.busy ? 'updating' : STATE_WORDS[this.state];
+    this.row.dataset.state = this.state;
+  }
+
   #buildTabs() {
     const tabs = this.$('.tabs');
+    const panels = this.$('.panels');
     tabs.replaceChildren();
-    for (const [name, label] of VIEWS) {
-      const button = element('button', { type: 'button', role: 'tab', 'data-view': name, text: label });
-      button.addEventListener('click', () => {
-        this.view = name;
-        this.#render();
+    panels.replaceChildren();
+    const buttons = VIEWS.map(([name, label]) => {
+      const button = element('button', {
+        type: 'button', role: 'tab', 'data-view': name, id: `${this.id}-tab-${name}`,
+        'aria-controls': `${this.id}-panel-${name}`, text: label,
       });
+      button.addEventListener('click', () => this.#select(name));
       tabs.append(button);
-    }
+      panels.append(element('div', { role: 'tabpanel', id: `${this.id}-panel-${name}`, 'aria-labelledby': button.id, class: 'view' }));
+      return button;
+    });
+    // The WAI-ARIA tabs pattern: arrows move between the tabs (and select them), Home and End go to the ends.
+    tabs.addEventListener('keydown', (e) => {
+      const at = buttons.indexOf(document.activeElement);
+      if (at < 0) return;
+      const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: buttons.length - 1 }[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      const next = buttons[(to + buttons.length) % buttons.length];
+      next.focus();
+      this.#select(next.dataset.view);
+    });
+  }
+
+  #select(name) {
+    if (this.view === name) return;
+    this.view = name;
+    this.#render();
   }
 
   #render() {
-    for (const button of this.root.querySelectorAll('.tabs button')) {
-      button.setAttribute('aria-selected', String(button.dataset.view === this.view));
+    for (const button of this.root.querySelectorAll('[role=tab]')) {
+      const selected = button.dataset.view === this.view;
+      button.setAttribute('aria-selected', String(selected));
+      button.tabIndex = selected ? 0 : -1;
     }
-    const view = this.$('.view');
-    const alt = (name) => `${this.stem}: ${LAYERS.find(([n]) => n === name)[1].toLowerCase()}`;
-    if (this.view === 'overlay') {
-      view.replaceChildren(this.#overlayView(alt));
-    } else if (this.view === 'compare') {
-      view.replaceChildren(this.#compareView(alt));
-    } else if (this.view === 'steps') {
-      view.replaceChildren(element('div', { class: 'steps' }, this.steps.map((s) =>
-        element('figure', {}, [
-          element('img', { src: s.url, alt: s.title }),
-          element('figcaption', {}, [element('b', { text: s.title }), ` ${STEP_CAPTIONS[s.stem] ?? ''}`]),
-        ]))));
-    } else {
-      view.replaceChildren(element('figure', { class: 'single' }, [
-        element('img', { src: this.images[this.view].url, alt: alt(this.view) }),
-        element('figcaption', { text: CAPTIONS[this.view] }),
-      ]));
+    this.current?.destroy();
+    for (const panel of this.root.querySelectorAll('[role=tabpanel]')) {
+      const selected = panel.id === `${this.id}-panel-${this.view}`;
+      panel.hidden = !selected;
+      if (!selected) panel.replaceChildren();
     }
+    const panel = this.$(`[id="${this.id}-panel-${this.view}"]`);
+    const alt = (name) => `${this.title}: ${LAYERS.find(([n]) => n === name)[1].toLowerCase()}`;
+    let content;
+    if (this.view === 'overlay') content = this.#overlayView(alt);
+    else if (this.view === 'compare') content = this.#compareView(alt);
+    else if (this.view === 'steps') content = this.#stepsView();
+    else content = this.#singleView(alt);
+    panel.replaceChildren(content.node);
+    for (const viewer of content.viewers) {
+      viewer.resize();
+      viewer.setTransform(this.viewState, { silent: true });
+    }
+    this.current = content;
+  }
+
+  /** A viewer of this result's size whose transform the card remembers across views. */
+  #viewer(label, options = {}) {
+    const viewer = new Viewer({ width: this.size[0], height: this.size[1], label, probe: (x, y) => this.probe(x, y), ...options });
+    viewer.addEventListener('transform', (e) => { this.viewState = e.detail; });
+    return viewer;
+  }
+
+  /** `viewers` kept equal, and a panel content with update/destroy. */
+  #content(node, viewers, update) {
+    if (viewers.length > 1) Viewer.link(viewers);
+    update();
+    return { node, viewers, update, destroy: () => viewers.forEach((v) => v.destroy()) };
+  }
+
+  #singleView(alt) {
+    const name = this.view;
+    const viewer = this.#viewer(alt(name));
+    const node = element('figure', { class: 'single' }, [viewer.element, element('figcaption', { text: CAPTIONS[name] })]);
+    return this.#content(node, [viewer], () => viewer.setLayers([{ id: name, image: this.images[name].url, alt: alt(name) }]));
   }
 
   #overlayView(alt) {
-    const top = element('img', { src: this.images[this.overlayLayer].url, alt: alt(this.overlayLayer) });
-    top.style.opacity = this.overlayOpacity;
-    const layer = element('select', { 'aria-label': 'overlay layer' },
+    const viewer = this.#viewer('overlay');
+    const layer = element('select', {},
       LAYERS.filter(([n]) => n !== 'input').map(([n, label]) => element('option', { value: n, text: label })));
     layer.value = this.overlayLayer;
+    const opacity = element('input', { type: 'range', min: '0', max: '1', step: '0.01', value: String(this.overlayOpacity) });
+    const update = () => viewer.setLayers([
+      { id: 'input', image: this.images.input.url, alt: alt('input') },
+      { id: 'top', image: this.images[this.overlayLayer].url, alt: alt(this.overlayLayer), opacity: this.overlayOpacity },
+    ]);
     layer.addEventListener('change', () => {
       this.overlayLayer = layer.value;
-      top.src = this.images[this.overlayLayer].url;
+      update();
     });
-    const opacity = element('input', { type: 'range', min: '0', max: '1', step: '0.01', value: String(this.overlayOpacity), 'aria-label': 'overlay opacity' });
     opacity.addEventListener('input', () => {
       this.overlayOpacity = Number(opacity.value);
-      top.style.opacity = this.overlayOpacity;
+      viewer.setOpacity('top', this.overlayOpacity);
     });
-    return element('div', {}, [
+    const node = element('div', {}, [
       element('div', { class: 'overlay-controls' }, [
-        element('label', {}, ['Layer ', layer]),
+        element('label', {}, ['Layer over the input ', layer]),
         element('label', {}, ['Opacity ', opacity]),
       ]),
-      element('div', { class: 'stack' }, [element('img', { src: this.images.input.url, alt: alt('input') }), top]),
+      viewer.element,
     ]);
+    return this.#content(node, [viewer], update);
   }
 
   #compareView(alt) {
     const sides = this.compare.map((name, side) => {
-      const img = element('img', { src: this.images[name].url, alt: alt(name) });
-      const select = element('select', { 'aria-label': side ? 'right image' : 'left image' },
-        LAYERS.map(([n, label]) => element('option', { value: n, text: label })));
+      const viewer = this.#viewer(side ? 'right image' : 'left image');
+      const select = element('select', {}, LAYERS.map(([n, label]) => element('option', { value: n, text: label })));
       select.value = name;
       select.addEventListener('change', () => {
         this.compare[side] = select.value;
-        img.src = this.images[select.value].url;
-        img.alt = alt(select.value);
+        viewer.setLayers([{ id: select.value, image: this.images[select.value].url, alt: alt(select.value) }]);
       });
-      return element('figure', {}, [select, img]);
+      const label = element('label', { class: 'compare-pick' }, [side ? 'Right ' : 'Left ', select]);
+      return { viewer, node: element('figure', {}, [label, viewer.element]) };
     });
-    return element('div', { class: 'compare' }, sides);
+    const node = element('div', { class: 'compare' }, sides.map((s) => s.node));
+    return this.#content(node, sides.map((s) => s.viewer), () => sides.forEach(({ viewer }, side) => {
+      const name = this.compare[side];
+      viewer.setLayers([{ id: name, image: this.images[name].url, alt: alt(name) }]);
+    }));
+  }
+
+  #stepsView() {
+    const figures = this.steps.map((s) => {
+      const viewer = this.#viewer(s.title, { toolbar: false, maxHeight: 260 });
+      return {
+        viewer,
+        node: element('figure', {}, [viewer.element,
+          element('figcaption', {}, [element('b', { text: s.title }), ` ${STEP_CAPTIONS[s.stem] ?? ''}`])]),
+      };
+    });
+    const node = element('div', { class: 'steps' }, figures.map((f) => f.node));
+    return this.#content(node, figures.map((f) => f.viewer), () => figures.forEach(({ viewer }, i) => {
+      viewer.setLayers([{ id: this.steps[i].stem, image: this.steps[i].url, alt: this.steps[i].title }]);
+    }));
   }
 }

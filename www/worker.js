@@ -4,12 +4,31 @@
 //
 // Results of segmentations stay here (`kept`) so that moving a slider re-runs
 // only the post-processing on the stored probability map.
+//
+// Between the tiles of a segmentation the worker's event loop runs, so three
+// kinds of message are handled at once instead of after the running request:
+// `cancel` (the segmentation stops after its current tile), `analyse` (moving a
+// slider does not wait for the batch) and `forget`.
 
 import init, { Segmenter, decodeImage, benchPostprocess } from './pkg/unetseg.js';
 
 let segmenter = null;
 const kept = new Map();
 let queue = Promise.resolve();
+/** `key/page` and `key/*` of the pages asked to stop. */
+const cancelled = new Set();
+const isCancelled = (key, page) => cancelled.has(`${key}/*`) || cancelled.has(`${key}/${page}`);
+
+/** Resolves in a new task, after the messages already waiting (a cancel, say) have run. */
+const nextTask = (() => {
+  const channel = new MessageChannel();
+  const waiting = [];
+  channel.port1.onmessage = () => waiting.shift()?.();
+  return () => new Promise((resolve) => {
+    waiting.push(resolve);
+    channel.port2.postMessage(0);
+  });
+})();
 
 /** What the browser says about its WebGPU adapter, or why there is none. */
 async function probeAdapter() {
@@ -61,27 +80,47 @@ const handlers = {
   },
 
   async segment({ rid, key, bytes, name, params }) {
-    const pages = decodeImage(new Uint8Array(bytes), name);
-    post({ rid, type: 'pages', sizes: pages.map((p) => [p.width, p.height, p.bitDepth]) });
-    for (let i = 0; i < pages.length; i++) {
-      const page = pages[i];
-      try {
-        post({ rid, type: 'page-start', page: i, input: page.previewPng() });
-        const started = performance.now();
-        const result = await segmenter.segment(page, (done, total) => post({ rid, type: 'progress', page: i, done, total }));
-        const networkMs = performance.now() - started;
-        kept.set(`${key}/${i}`, result);
-        post({
-          rid, type: 'page-done', page: i, networkMs, probability: result.probability(), analysis: analyse(result, params),
-        });
-      } catch (e) {
-        if (e instanceof WebAssembly.RuntimeError) throw e;
-        post({ rid, type: 'page-error', page: i, message: e.message || String(e) });
-      } finally {
-        page.free();
+    try {
+      const pages = decodeImage(new Uint8Array(bytes), name);
+      post({ rid, type: 'pages', sizes: pages.map((p) => [p.width, p.height, p.bitDepth]) });
+      await nextTask(); // cancels of pages that were not known before
+      for (let i = 0; i < pages.length; i++) {
+        const page = pages[i];
+        try {
+          if (isCancelled(key, i)) {
+            post({ rid, type: 'page-cancelled', page: i, done: 0, total: 0 });
+            continue;
+          }
+          post({ rid, type: 'page-start', page: i, input: page.previewPng() });
+          const started = performance.now();
+          let tiles = { done: 0, total: 0 };
+          // Returning false stops the network before its next tile; segment() then gives undefined.
+          const result = await segmenter.segment(page, async (done, total) => {
+            tiles = { done, total };
+            post({ rid, type: 'progress', page: i, done, total });
+            await nextTask();
+            return !isCancelled(key, i);
+          });
+          if (!result) {
+            post({ rid, type: 'page-cancelled', page: i, ...tiles });
+            continue;
+          }
+          const networkMs = performance.now() - started;
+          kept.set(`${key}/${i}`, result);
+          post({
+            rid, type: 'page-done', page: i, networkMs, probability: result.probability(), analysis: analyse(result, params),
+          });
+        } catch (e) {
+          if (e instanceof WebAssembly.RuntimeError) throw e;
+          post({ rid, type: 'page-error', page: i, message: e.message || String(e) });
+        } finally {
+          page.free();
+        }
       }
+      return { pages: pages.length };
+    } finally {
+      for (const entry of [...cancelled]) if (entry.startsWith(`${key}/`)) cancelled.delete(entry);
     }
-    return { pages: pages.length };
   },
 
   async analyse({ key, params }) {
@@ -105,7 +144,7 @@ const handlers = {
     for (let i = 0; i < runs; i++) {
       const started = performance.now();
       result?.free();
-      result = await segmenter.segment(page, () => {});
+      result = await segmenter.segment(page, () => true);
       times.push(performance.now() - started);
     }
     const postMs = benchPostprocess(result, undefined, 0.2, 10); // automatic threshold, as the CLI
@@ -134,21 +173,35 @@ function post(message) {
   self.postMessage(message, [...new Set(transfer)]);
 }
 
+/** Handled as soon as they arrive, also between the tiles of a running segmentation. */
+const IMMEDIATE = new Set(['analyse', 'forget']);
+
 self.onmessage = (event) => {
   const message = event.data;
-  // Requests run one after another; the wasm module is single-threaded anyway.
-  queue = queue.then(async () => {
-    try {
-      const reply = await handlers[message.type](message);
-      post({ rid: message.rid, type: 'reply', ...reply });
-    } catch (e) {
-      // A RuntimeError is a trap (a Rust panic or running out of memory): the
-      // module is unusable afterwards, and the page starts a fresh worker.
-      const fatal = e instanceof WebAssembly.RuntimeError;
-      const text = !fatal ? e.message || String(e)
-        : e.message === 'unreachable' ? 'the engine panicked (the browser console has its message)'
-          : `the engine crashed (${e.message})`;
-      post({ rid: message.rid, type: fatal ? 'fatal' : 'failed', message: text });
-    }
-  });
+  if (message.type === 'cancel') {
+    cancelled.add(`${message.key}/${message.page ?? '*'}`);
+    return;
+  }
+  if (IMMEDIATE.has(message.type)) {
+    run(message);
+    return;
+  }
+  // Other requests run one after another; the wasm module is single-threaded anyway.
+  queue = queue.then(() => run(message));
 };
+
+/** Runs one request and posts its reply. */
+async function run(message) {
+  try {
+    const reply = await handlers[message.type](message);
+    post({ rid: message.rid, type: 'reply', ...reply });
+  } catch (e) {
+    // A RuntimeError is a trap (a Rust panic or running out of memory): the
+    // module is unusable afterwards, and the page starts a fresh worker.
+    const fatal = e instanceof WebAssembly.RuntimeError;
+    const text = !fatal ? e.message || String(e)
+      : e.message === 'unreachable' ? 'the engine panicked (the browser console has its message)'
+        : `the engine crashed (${e.message})`;
+    post({ rid: message.rid, type: fatal ? 'fatal' : 'failed', message: text });
+  }
+}
