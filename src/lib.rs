@@ -14,9 +14,11 @@ pub mod import;
 pub mod inference;
 pub mod metrics;
 pub mod model;
+pub mod normalization;
 pub mod pipeline;
 pub mod postprocess;
 pub mod raster;
+pub mod robustness;
 #[cfg(not(target_family = "wasm"))]
 pub mod train;
 

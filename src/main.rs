@@ -28,6 +28,8 @@ enum Command {
     Forward(cli::forward::ForwardArgs),
     /// Segment a folder of images and score them against their masks.
     Eval(cli::eval::EvalArgs),
+    /// Score the network on held-out slices shifted in scale, tone, noise, blur, JPEG, contrast and polarity.
+    Robustness(cli::robustness::RobustnessArgs),
     /// Average the weights of networks of one architecture into one network.
     Blend(cli::blend::BlendArgs),
     /// Convert a PyTorch state_dict of the original project into unetseg weights.
@@ -48,6 +50,7 @@ fn main() {
         Command::Segment(a) => cli::segment::run(a),
         Command::Forward(a) => cli::forward::run(a),
         Command::Eval(a) => cli::eval::run(a),
+        Command::Robustness(a) => cli::robustness::run(a),
         Command::Blend(a) => cli::blend::run(a),
         Command::ImportPytorch(a) => cli::import_pytorch::run(a),
         Command::Serve(a) => cli::serve::run(a),

@@ -29,6 +29,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::augment::AugmentRecipe;
 use crate::device::DeviceChoice;
 use crate::model::UNetConfig;
 
@@ -54,6 +55,14 @@ pub struct TrainOptions {
     pub data: PathBuf,
     /// Validation slices held out of training.
     pub holdout: data::Holdout,
+    /// Slices left out of both training and validation (positions `first..=last` in
+    /// name order): the test block a run's results are reported on (`--test-slices`).
+    #[serde(default)]
+    pub test_slices: Option<(usize, usize)>,
+    /// The augmentations of every training crop (`--augment`; the original's for runs
+    /// made before the option existed).
+    #[serde(default)]
+    pub augment: AugmentRecipe,
     /// Network architecture (ignored on resume: the checkpoint's config is used).
     pub model: UNetConfig,
     /// Optimiser.

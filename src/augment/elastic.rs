@@ -14,8 +14,9 @@ const MASK_THRESHOLD: f32 = 127.5;
 
 /// Normalised 1-D Gaussian weights for offsets `-radius..=radius`, with
 /// `radius = round(truncate * sigma)` for `truncate = 4`, as
-/// `scipy.ndimage.gaussian_filter1d` builds them.
-fn gaussian_kernel(sigma: f64) -> Vec<f32> {
+/// `scipy.ndimage.gaussian_filter1d` builds them (also the kernel of
+/// [`super::blur::gaussian_blur`]).
+pub(super) fn gaussian_kernel(sigma: f64) -> Vec<f32> {
     let radius = (4.0 * sigma + 0.5) as isize;
     let weights: Vec<f64> = (-radius..=radius).map(|x| (-0.5 * (x as f64 / sigma).powi(2)).exp()).collect();
     let total: f64 = weights.iter().sum();

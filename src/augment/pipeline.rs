@@ -48,6 +48,19 @@ impl Default for AugmentParams {
     }
 }
 
+impl AugmentParams {
+    /// Fails when the elastic sigma range is empty.
+    pub fn validate(&self) -> Result<()> {
+        if self.elastic_sigma_min > self.elastic_sigma_max {
+            return Err(Error::invalid(format!(
+                "elastic sigma range {}..={} is empty",
+                self.elastic_sigma_min, self.elastic_sigma_max
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// One augmented training pair with the original's strengths
 /// ([`AugmentParams::default`]); see [`training_sample_with`].
 pub fn training_sample<R: Rng + ?Sized>(
@@ -90,6 +103,19 @@ pub fn training_sample_with<R: Rng + ?Sized>(
     params: &AugmentParams,
     rng: &mut R,
 ) -> Result<(GrayF32, Raster<u8>)> {
+    let (input, target) = original_crops(image, mask, input_size, output_size, params, rng)?;
+    // 6. Normalise.
+    Ok((normalize_minmax(&input), mask_classes(&target)))
+}
+
+/// The mask as class ids, 0 = membrane (value <= 127), 1 = cell.
+pub(super) fn mask_classes(mask: &GrayU8) -> Raster<u8> {
+    mask.map(|v| u8::from(v > 127))
+}
+
+/// Checks what every training sample needs: an image and mask of one size, not empty,
+/// and crop sizes with `input >= output > 0` and an even difference.
+pub(super) fn check_sample_sizes(image: &GrayU8, mask: &GrayU8, input_size: usize, output_size: usize) -> Result<()> {
     let (w, h) = image.dims();
     if mask.dims() != (w, h) {
         return Err(Error::invalid(format!("image is {w}x{h} but its mask is {}x{}", mask.width(), mask.height())));
@@ -102,31 +128,49 @@ pub fn training_sample_with<R: Rng + ?Sized>(
             "input size {input_size} and output size {output_size} need input >= output > 0 with an even difference"
         )));
     }
-    if params.elastic_sigma_min > params.elastic_sigma_max {
-        return Err(Error::invalid(format!(
-            "elastic sigma range {}..={} is empty",
-            params.elastic_sigma_min, params.elastic_sigma_max
-        )));
-    }
+    Ok(())
+}
+
+/// Steps 2 and 3 of [`training_sample_with`]: with equal chance Gaussian or uniform
+/// noise, then a brightness offset, with the strengths of `params`.
+pub(super) fn noise_and_brightness<R: Rng + ?Sized>(
+    image: &GrayU8,
+    params: &AugmentParams,
+    rng: &mut R,
+) -> Result<GrayU8> {
+    let image = if rng.random_range(0..=1u32) == 1 {
+        let std = rng.random_range(0..=params.gaussian_std_max);
+        gaussian_noise(image, f64::from(std), rng)?
+    } else {
+        let low = -i64::from(rng.random_range(0..=params.uniform_low_max));
+        let high = rng.random_range(0..=params.uniform_high_max);
+        uniform_noise(image, low as f64, f64::from(high), rng)?
+    };
+    let max = i64::from(params.brightness_max);
+    let delta = rng.random_range(-max..=max);
+    Ok(brightness(&image, delta.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32))
+}
+
+/// Steps 1-5 of [`training_sample_with`]: the 8-bit input window and the 0/255 mask
+/// window, before normalisation.
+pub(super) fn original_crops<R: Rng + ?Sized>(
+    image: &GrayU8,
+    mask: &GrayU8,
+    input_size: usize,
+    output_size: usize,
+    params: &AugmentParams,
+    rng: &mut R,
+) -> Result<(GrayU8, GrayU8)> {
+    check_sample_sizes(image, mask, input_size, output_size)?;
+    let (w, h) = image.dims();
+    params.validate()?;
 
     // 1. Flip.
     let how = Flip::ALL[rng.random_range(0..4u32) as usize];
     let (image, mask) = (flip(image, how), flip(mask, how));
 
-    // 2. Noise.
-    let image = if rng.random_range(0..=1u32) == 1 {
-        let std = rng.random_range(0..=params.gaussian_std_max);
-        gaussian_noise(&image, f64::from(std), rng)?
-    } else {
-        let low = -i64::from(rng.random_range(0..=params.uniform_low_max));
-        let high = rng.random_range(0..=params.uniform_high_max);
-        uniform_noise(&image, low as f64, f64::from(high), rng)?
-    };
-
-    // 3. Brightness.
-    let max = i64::from(params.brightness_max);
-    let delta = rng.random_range(-max..=max);
-    let image = brightness(&image, delta.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
+    // 2-3. Noise and brightness.
+    let image = noise_and_brightness(&image, params, rng)?;
 
     // 4. Elastic deformation, same field for both.
     let sigma = rng.random_range(params.elastic_sigma_min..=params.elastic_sigma_max);
@@ -143,7 +187,5 @@ pub fn training_sample_with<R: Rng + ?Sized>(
     let m = margin as isize;
     let input = crop_symmetric(&image, x - m, y - m, input_size, input_size)?;
     let target = crop_symmetric(&mask, x, y, output_size, output_size)?;
-
-    // 6. Normalise.
-    Ok((normalize_minmax(&input), target.map(|v| u8::from(v > 127))))
+    Ok((input, target))
 }

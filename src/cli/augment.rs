@@ -1,6 +1,7 @@
-//! `unetseg augment`: a gallery of the original project's augmentations for
-//! one image (and optionally its mask), like the table in the original
-//! README, with an `index.html` to view it.
+//! `unetseg augment`: a gallery of the training augmentations for one image (and
+//! optionally its mask), like the table in the original README, with an
+//! `index.html` to view it: the original project's, then the robust recipe's
+//! (`train --augment robust`) at fixed strengths and as random training crops.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,9 +9,13 @@ use std::path::{Path, PathBuf};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::augment::{brightness, crop_symmetric, flip, gaussian_noise, uniform_noise, ElasticField, Flip};
+use crate::augment::{
+    brightness, contrast, crop_symmetric, flip, gamma, gaussian_blur, gaussian_noise, invert, robust_sample,
+    scaled_window, scaled_window_nearest, uniform_noise, AugmentParams, ElasticField, Flip, RobustParams,
+};
 use crate::error::{Error, Result};
 use crate::imageio::{read_gray8, read_mask, write_png_rgb, write_png_u8};
+use crate::normalization::Normalization;
 use crate::raster::GrayU8;
 
 /// Side of the corner crops: the original network's 388x388 output tile.
@@ -26,6 +31,18 @@ const YELLOW: [u8; 3] = [255, 255, 0];
 const ELASTIC_SIGMA: f64 = 6.0;
 /// Mirror padding while deforming, as in the original.
 const ELASTIC_PAD: usize = 20;
+/// Side of the robust rows' windows: the 256x256 training crop of the default recipe.
+const ROBUST_SIZE: usize = 256;
+/// Scales shown (output pixels per source pixel): the robust range's ends and between.
+const SCALES: [f64; 4] = [0.5, 0.71, 1.41, 2.0];
+/// Gamma exponents shown: the robust range's ends and between.
+const GAMMAS: [f64; 4] = [0.5, 0.7, 1.4, 2.0];
+/// Contrast factors shown.
+const CONTRASTS: [f64; 3] = [0.5, 1.5, 2.0];
+/// Blur sigmas shown, in pixels.
+const BLURS: [f64; 3] = [0.5, 1.0, 2.0];
+/// Random crops of the robust recipe shown.
+const ROBUST_SAMPLES: usize = 4;
 
 /// Arguments of `unetseg augment`.
 #[derive(clap::Args, Debug)]
@@ -201,11 +218,92 @@ pub fn run(args: AugmentArgs) -> Result<()> {
     }
     rows.push(Row { title: "Crop", cells: crops });
     rows.push(Row { title: "Pad", cells: pads });
+    robust_rows(&image, mask.as_ref(), &gallery, &mut rng, &mut rows)?;
 
     let html = index_html(&args.image, crop_size, args.seed, &rows);
     let index = args.out.join("index.html");
     std::fs::write(&index, html).map_err(|e| Error::file(&index, format!("cannot write: {e}")))?;
     println!("wrote the gallery to {}", index.display());
+    Ok(())
+}
+
+/// The robust recipe's rows: each augmentation at fixed strengths (scales as centred
+/// windows of the training crop's size, masks beside them), then random training crops
+/// drawn by `rng` with the recipe's default ranges and inversion half the time.
+fn robust_rows(
+    image: &GrayU8,
+    mask: Option<&GrayU8>,
+    gallery: &Gallery,
+    rng: &mut ChaCha8Rng,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let (w, h) = image.dims();
+    let side = ROBUST_SIZE.min(w).min(h);
+    let mut cells = Vec::new();
+    for scale in SCALES {
+        let covered = side as f64 / scale;
+        let (x, y) = ((w as f64 - covered) / 2.0, (h as f64 - covered) / 2.0);
+        cells.push(Cell {
+            caption: format!("{scale}x: {side}x{side} px showing {covered:.0}x{covered:.0} of the image"),
+            image_file: gallery.gray(&format!("scale_{scale}.png"), &scaled_window(image, x, y, scale, side, side)?)?,
+            mask_file: mask
+                .map(|m| {
+                    gallery
+                        .gray(&format!("mask_scale_{scale}.png"), &scaled_window_nearest(m, x, y, scale, side, side)?)
+                })
+                .transpose()?,
+        });
+    }
+    rows.push(Row { title: "Scale (robust)", cells });
+
+    let mut cells = Vec::new();
+    for g in GAMMAS {
+        let caption = format!("Gamma {g}: {}", if g < 1.0 { "brighter" } else { "darker" });
+        cells.push(intensity_cell(caption, gallery.gray(&format!("gamma_{g}.png"), &gamma(image, g)?)?));
+    }
+    rows.push(Row { title: "Gamma (robust)", cells });
+
+    let mut cells = Vec::new();
+    for c in CONTRASTS {
+        let file = gallery.gray(&format!("contrast_{c}.png"), &contrast(image, c)?)?;
+        cells.push(intensity_cell(format!("x{c} around the mean"), file));
+    }
+    rows.push(Row { title: "Contrast (robust)", cells });
+
+    let mut cells = Vec::new();
+    for sigma in BLURS {
+        let file = gallery.gray(&format!("blur_{sigma}.png"), &gaussian_blur(image, sigma)?)?;
+        cells.push(intensity_cell(format!("Sigma {sigma} px"), file));
+    }
+    rows.push(Row { title: "Blur (robust)", cells });
+    rows.push(Row {
+        title: "Inversion (robust)",
+        cells: vec![intensity_cell("255 - v".to_string(), gallery.gray("invert.png", &invert(image))?)],
+    });
+
+    let robust = RobustParams { invert_probability: 0.5, ..RobustParams::default() };
+    let blank = GrayU8::filled(w, h, 0);
+    let mut cells = Vec::new();
+    for k in 1..=ROBUST_SAMPLES {
+        let (input, target) = robust_sample(
+            image,
+            mask.unwrap_or(&blank),
+            (side, side),
+            &AugmentParams::default(),
+            &robust,
+            Normalization::MinMax,
+            rng,
+        )?;
+        let input = input.map(|v| (v * 255.0).round() as u8);
+        cells.push(Cell {
+            caption: format!("Random crop {k}"),
+            image_file: gallery.gray(&format!("robust_{k}.png"), &input)?,
+            mask_file: mask
+                .map(|_| gallery.gray(&format!("mask_robust_{k}.png"), &target.map(|c| c * 255)))
+                .transpose()?,
+        });
+    }
+    rows.push(Row { title: "Robust training crops", cells });
     Ok(())
 }
 
@@ -271,7 +369,10 @@ fn index_html(source: &Path, crop_size: usize, seed: u64, rows: &[Row]) -> Strin
          </head>\n<body>\n<h1>Augmentations of {name}</h1>\n\
          <p>The original project's training augmentations (seed {seed}). Crops are {crop_size}x{crop_size} windows at the \
          image corners; pads show the network's input tile around each crop ({PAD_MARGIN} px more on every side) with the \
-         original image area framed in yellow: outside the frame is symmetric (mirror) padding.</p>\n<table>\n"
+         original image area framed in yellow: outside the frame is symmetric (mirror) padding.</p>\n\
+         <p>Rows marked robust are the extra augmentations of <code>train --augment robust</code> at fixed strengths \
+         (scales as centred windows of the training crop's size), then random training crops of that recipe as the \
+         network sees them (min-max normalised; inversion drawn half the time here).</p>\n<table>\n"
     );
     for row in rows {
         let _ = write!(html, "<tr><th>{}</th>", escape_html(row.title));

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::imageio::read_pages;
-use crate::inference::MinMax;
 use crate::model::{self, Padding, UNet, UNetConfig};
 use crate::raster::SampleRows;
 use crate::{Error, Result};
@@ -50,9 +49,9 @@ pub fn run(args: ForwardArgs) -> Result<()> {
     Ok(())
 }
 
-/// Logits `[classes, H', W']` of one forward pass over `image`, min-max normalised
-/// to `[0, 1]` over the whole image. Fails, listing the accepted sizes, when the
-/// network cannot take the image's size.
+/// Logits `[classes, H', W']` of one forward pass over `image`, scaled to `[0, 1]`
+/// over the whole image by the network's normalisation (as tiled inference does).
+/// Fails, listing the accepted sizes, when the network cannot take the image's size.
 fn whole_image_logits(model: &UNet, image: &dyn SampleRows, path: &Path) -> Result<([usize; 3], Vec<f32>)> {
     let config = model.config();
     let (w, h) = image.dims();
@@ -64,7 +63,7 @@ fn whole_image_logits(model: &UNet, image: &dyn SampleRows, path: &Path) -> Resu
             ));
         }
     }
-    let scale = MinMax::of(image);
+    let scale = config.normalization.range_of(image);
     let columns: Vec<usize> = (0..w).collect();
     let mut pixels = Vec::with_capacity(w * h);
     for y in 0..h {

@@ -8,6 +8,7 @@ pub mod import_pytorch;
 pub mod metrics;
 pub mod plot;
 pub mod postprocess;
+pub mod robustness;
 pub mod segment;
 pub mod serve;
 pub mod train;

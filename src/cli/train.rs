@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use super::Preset;
+use crate::augment::{AugmentRecipe, RobustParams};
 use crate::device::DeviceChoice;
-use crate::train::data::Holdout;
+use crate::normalization::Normalization;
+use crate::train::data::{parse_slice_range, Holdout};
 use crate::train::{self, LrSchedule, OptimizerKind, TrainOptions};
 use crate::{Error, Result};
 
@@ -20,6 +22,40 @@ pub struct TrainArgs {
     /// Hold out slices A..B (0-based positions in name order, inclusive), e.g. 24..26.
     #[arg(long)]
     pub val_slices: Option<String>,
+    /// Leave slices A..B (0-based, inclusive) out of training and validation alike: the
+    /// test block to report on with `eval --slices A..B` (e.g. `--val-slices 21..23
+    /// --test-slices 24..26`, so that nothing chosen by validation has seen them).
+    #[arg(long)]
+    pub test_slices: Option<String>,
+    /// The augmentations: `original` (the original project's: flip, noise, brightness,
+    /// elastic deformation, crop) or `robust` (those plus random scaling, gamma,
+    /// contrast, blur and, with --invert-probability, inversion; see the range options).
+    /// On resume, a new recipe for the rest of the run; the run's own when not given.
+    #[arg(long, value_enum)]
+    pub augment: Option<AugmentKind>,
+    /// Robust recipe: scale factors MIN,MAX, log-uniform (default 0.5,2).
+    #[arg(long)]
+    pub scale_range: Option<String>,
+    /// Robust recipe: gamma exponents MIN,MAX of v -> 255 (v/255)^gamma, log-uniform
+    /// (default 0.5,2).
+    #[arg(long)]
+    pub gamma_range: Option<String>,
+    /// Robust recipe: contrast factors MIN,MAX around the crop's mean, log-uniform
+    /// (default 0.5,2).
+    #[arg(long)]
+    pub contrast_range: Option<String>,
+    /// Robust recipe: the largest Gaussian blur sigma in pixels, uniform from 0
+    /// (default 2).
+    #[arg(long)]
+    pub blur_max: Option<f64>,
+    /// Robust recipe: the chance of inverting a crop's contrast (default 0: never).
+    #[arg(long)]
+    pub invert_probability: Option<f64>,
+    /// How input images are scaled to [0, 1]: `minmax` (the original's) or
+    /// `percentile` (0.5 % and 99.5 %, clipped); it travels with the weights (new runs
+    /// only).
+    #[arg(long, value_enum)]
+    pub normalization: Option<Normalization>,
     /// Architecture preset.
     #[arg(long, value_enum, default_value_t = Preset::Compact)]
     pub model: Preset,
@@ -98,6 +134,15 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// The recipes of `--augment`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AugmentKind {
+    /// The original project's augmentations.
+    Original,
+    /// The original's plus scaling, gamma, contrast, blur and optional inversion.
+    Robust,
+}
+
 /// The schedules of `--lr-schedule`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScheduleKind {
@@ -128,6 +173,57 @@ fn lr_schedule(args: &TrainArgs, lr: f64) -> Result<Option<LrSchedule>> {
     }
 }
 
+/// Parses a range `MIN,MAX` of option `option` (two numbers >= 0).
+fn parse_range(option: &str, text: &str) -> Result<(f64, f64)> {
+    match super::non_negative_numbers(option, text)?[..] {
+        [min, max] => Ok((min, max)),
+        _ => Err(Error::invalid(format!("{option}: expected MIN,MAX, got '{text}'"))),
+    }
+}
+
+/// The recipe named by `--augment` and the range options, or `None` when none is given.
+fn augment_recipe(args: &TrainArgs) -> Result<Option<AugmentRecipe>> {
+    let ranges = [
+        ("--scale-range", args.scale_range.is_some()),
+        ("--gamma-range", args.gamma_range.is_some()),
+        ("--contrast-range", args.contrast_range.is_some()),
+        ("--blur-max", args.blur_max.is_some()),
+        ("--invert-probability", args.invert_probability.is_some()),
+    ];
+    let recipe = match args.augment {
+        None => None,
+        Some(AugmentKind::Original) => Some(AugmentRecipe::Original),
+        Some(AugmentKind::Robust) => {
+            let mut params = RobustParams::default();
+            if let Some(text) = &args.scale_range {
+                (params.scale_min, params.scale_max) = parse_range("--scale-range", text)?;
+            }
+            if let Some(text) = &args.gamma_range {
+                (params.gamma_min, params.gamma_max) = parse_range("--gamma-range", text)?;
+            }
+            if let Some(text) = &args.contrast_range {
+                (params.contrast_min, params.contrast_max) = parse_range("--contrast-range", text)?;
+            }
+            params.blur_sigma_max = args.blur_max.unwrap_or(params.blur_sigma_max);
+            params.invert_probability = args.invert_probability.unwrap_or(params.invert_probability);
+            params.validate()?;
+            return Ok(Some(AugmentRecipe::Robust(params)));
+        }
+    };
+    if let Some((option, _)) = ranges.iter().find(|(_, given)| *given) {
+        return Err(Error::invalid(format!("{option} needs --augment robust")));
+    }
+    Ok(recipe)
+}
+
+/// Parses `--test-slices`.
+fn test_slices(args: &TrainArgs) -> Result<Option<(usize, usize)>> {
+    args.test_slices
+        .as_deref()
+        .map(|text| parse_slice_range(text).map_err(|e| Error::invalid(format!("--test-slices: {e}"))))
+        .transpose()
+}
+
 /// The options of a new run from the command line.
 fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions> {
     let mut model = args.model.config();
@@ -135,6 +231,7 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
         model = model.with_base_channels(base);
     }
     model.batch_norm = args.batch_norm;
+    model.normalization = args.normalization.unwrap_or_default();
     model.validate()?;
     let holdout = match (&args.val_slices, args.val) {
         (Some(range), _) => Holdout::parse_range(range).map_err(|e| Error::invalid(format!("--val-slices: {e}")))?,
@@ -145,6 +242,8 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
     Ok(TrainOptions {
         data,
         holdout,
+        test_slices: test_slices(args)?,
+        augment: augment_recipe(args)?.unwrap_or_default(),
         optimizer: args.optimizer,
         lr,
         lr_schedule: lr_schedule(args, lr)?.unwrap_or_default(),
@@ -196,6 +295,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
             options.border_weights |= args.border_weights;
             options.progress = !args.quiet;
             options.device = args.device.unwrap_or(options.device);
+            options.augment = augment_recipe(&args)?.unwrap_or(options.augment);
+            for (given, option) in [
+                (args.test_slices.is_some(), "--test-slices"),
+                (args.val_slices.is_some() || args.val.is_some(), "--val/--val-slices"),
+                (args.normalization.is_some(), "--normalization"),
+            ] {
+                if given {
+                    return Err(Error::invalid(format!("{option} cannot change on resume: the run keeps its own")));
+                }
+            }
             (options, true)
         }
         (None, Some(data), Some(out)) => (new_run(&args, data.clone(), out.clone())?, false),

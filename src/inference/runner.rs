@@ -15,36 +15,9 @@ use core::ops::Range;
 use super::tiling::{TileOptions, TilePlan};
 use crate::augment::symmetric_index;
 use crate::model::UNetConfig;
+pub use crate::normalization::MinMax;
 use crate::raster::SampleRows;
 use crate::{Error, GrayF32, Raster, Result};
-
-/// Min-max normalisation to `[0, 1]`, as the original does before the network,
-/// measured once over the whole image so that every tile is scaled alike (no seams).
-/// A constant image maps to all zeros.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MinMax {
-    /// Smallest value of the image.
-    pub min: f32,
-    /// Largest value of the image.
-    pub max: f32,
-}
-
-impl MinMax {
-    /// The range of the samples of `image` (`0..0` when empty).
-    pub fn of(image: &dyn SampleRows) -> Self {
-        let (min, max) = image.min_max();
-        Self { min, max }
-    }
-
-    /// `value` mapped to `[0, 1]`.
-    pub fn apply(&self, value: f32) -> f32 {
-        if self.max > self.min {
-            (value - self.min) / (self.max - self.min)
-        } else {
-            0.0
-        }
-    }
-}
 
 /// Network inputs for a run of consecutive tiles.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,7 +54,7 @@ impl<'a> TileRunner<'a> {
         Ok(Self {
             image,
             plan,
-            scale: MinMax::of(image),
+            scale: config.normalization.range_of(image),
             batch: options.batch,
             next: 0,
             done: 0,
@@ -94,7 +67,8 @@ impl<'a> TileRunner<'a> {
         &self.plan
     }
 
-    /// The normalisation applied to every input pixel.
+    /// The normalisation applied to every input pixel (the network's
+    /// [`Normalization`](crate::normalization::Normalization), measured over the whole image).
     pub fn scale(&self) -> MinMax {
         self.scale
     }
@@ -193,13 +167,6 @@ impl<'a> TileRunner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn min_max_scales_to_unit_range() {
-        let scale = MinMax::of(&Raster::new(3, 1, vec![10u8, 20, 30]).unwrap());
-        assert_eq!((scale.apply(10.0), scale.apply(20.0), scale.apply(30.0)), (0.0, 0.5, 1.0));
-        assert_eq!(MinMax::of(&Raster::filled(2, 1, 7u8)).apply(7.0), 0.0);
-    }
 
     #[test]
     fn accept_rejects_wrong_sizes_and_unissued_tiles() {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::normalization::Normalization;
 use crate::{Error, Result};
 
 /// How the 3x3 convolutions treat the border.
@@ -30,12 +31,24 @@ pub struct UNetConfig {
     pub in_channels: usize,
     /// Number of output classes (2: membrane, cell).
     pub classes: usize,
+    /// How input images are scaled to `[0, 1]` before the network (min-max in weights
+    /// files that do not say, such as every one made before the field existed).
+    #[serde(default)]
+    pub normalization: Normalization,
 }
 
 impl UNetConfig {
     /// The original project's CleanU_Net: valid 3x3 convolutions, 64-128-256-512-1024, no batch norm.
     pub fn seed() -> Self {
-        Self { depth: 5, base_channels: 64, padding: Padding::Valid, batch_norm: false, in_channels: 1, classes: 2 }
+        Self {
+            depth: 5,
+            base_channels: 64,
+            padding: Padding::Valid,
+            batch_norm: false,
+            in_channels: 1,
+            classes: 2,
+            normalization: Normalization::MinMax,
+        }
     }
 
     /// The web default: the same layers and parameter names as [`seed`](Self::seed) at

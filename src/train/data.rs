@@ -128,19 +128,50 @@ impl Holdout {
 
     /// Splits `slices` into (training, validation).
     pub fn split(&self, slices: Vec<Slice>) -> Result<(Vec<Slice>, Vec<Slice>)> {
+        self.split_excluding(slices, None)
+    }
+
+    /// Splits `slices` into (training, validation) after leaving out the test block
+    /// `test` (positions `first..=last`, inclusive, in `slices`), which ends up in
+    /// neither. A [`Range`](Holdout::Range) counts positions in the whole stack, so it
+    /// may lie before, between or after test slices but not overlap them;
+    /// [`Last`](Holdout::Last) takes the last slices that are not test slices. Fails
+    /// when a block lies outside the stack, the two overlap, or no slice is left
+    /// to train on.
+    pub fn split_excluding(
+        &self,
+        slices: Vec<Slice>,
+        test: Option<(usize, usize)>,
+    ) -> Result<(Vec<Slice>, Vec<Slice>)> {
         let n = slices.len();
-        let (first, last) = match *self {
-            Holdout::Last(0) => return Ok((slices, Vec::new())),
-            Holdout::Last(k) if k < n => (n - k, n - 1),
-            Holdout::Range(a, b) if b < n && b - a + 1 < n => (a, b),
-            _ => {
+        let is_test = |i: usize| test.is_some_and(|(a, b)| (a..=b).contains(&i));
+        if let Some((a, b)) = test {
+            if a > b || b >= n || b - a + 1 == n {
                 return Err(Error::invalid(format!(
-                    "cannot hold out {self:?} of {n} slices and keep some for training"
-                )))
+                    "cannot leave out test slices {a}..{b} of {n} slices and keep some for training"
+                )));
+            }
+        }
+        let kept = (0..n).filter(|&i| !is_test(i)).count();
+        let (first, last) = match *self {
+            Holdout::Last(0) => (1, 0),
+            Holdout::Last(k) if k < kept => {
+                let positions: Vec<usize> = (0..n).filter(|&i| !is_test(i)).collect();
+                (positions[kept - k], positions[kept - 1])
+            }
+            Holdout::Range(a, b) if a <= b && b < n && !(a..=b).any(is_test) && b - a + 1 < kept => (a, b),
+            _ => {
+                let test = test.map(|(a, b)| format!(" besides the test slices {a}..{b}")).unwrap_or_default();
+                return Err(Error::invalid(format!(
+                    "cannot hold out {self:?} of {n} slices{test} and keep some for training"
+                )));
             }
         };
         let (mut train, mut val) = (Vec::new(), Vec::new());
         for (i, s) in slices.into_iter().enumerate() {
+            if is_test(i) {
+                continue;
+            }
             if (first..=last).contains(&i) {
                 val.push(s);
             } else {

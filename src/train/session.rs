@@ -21,9 +21,10 @@ use super::history::{self, EpochRecord};
 use super::loss::{self, LossWeighting, Targets};
 use super::validate::{validate, Validation};
 use super::{plot, OptimizerKind, TrainOptions};
+use crate::augment::AugmentRecipe;
 use crate::model::{self, Precision, UNet};
 use crate::raster::{GrayF32, Raster};
-use crate::{augment, Error, Result};
+use crate::{Error, Result};
 
 /// What a finished (or stopped) run achieved.
 #[derive(Clone, Debug)]
@@ -114,27 +115,29 @@ fn crop_sizes(options: &TrainOptions, net: &model::UNetConfig) -> Result<(usize,
     Ok((options.crop, output))
 }
 
-/// One batch of augmented crops as an input tensor and its targets.
+/// One batch of crops augmented by `recipe` (and scaled as `config` says) as an input
+/// tensor and its targets.
 fn batch(
     slices: &[&Slice],
     sizes: (usize, usize),
-    classes: usize,
+    config: &model::UNetConfig,
+    recipe: &AugmentRecipe,
     weighting: &LossWeighting,
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> Result<(Tensor<4>, Targets)> {
-    let (input, output) = sizes;
+    let input = sizes.0;
     let mut pixels = Vec::with_capacity(slices.len() * input * input);
     let mut masks: Vec<Raster<u8>> = Vec::with_capacity(slices.len());
     for slice in slices {
         let (image, mask): (GrayF32, Raster<u8>) =
-            augment::training_sample(&slice.image, &slice.mask, input, output, rng)?;
+            recipe.sample(&slice.image, &slice.mask, sizes, config.normalization, rng)?;
         pixels.extend_from_slice(image.data());
         masks.push(mask);
     }
     let x = Tensor::from_data(TensorData::new(pixels, [slices.len(), 1, input, input]), device);
     let refs: Vec<&Raster<u8>> = masks.iter().collect();
-    Ok((x, Targets::new(&refs, classes, weighting, device)?))
+    Ok((x, Targets::new(&refs, config.classes, weighting, device)?))
 }
 
 /// Writes `best.safetensors` (f32) and `best-f16.safetensors` for inference: batch norm,
@@ -165,7 +168,7 @@ struct RunData {
 impl RunData {
     /// Reads, checks and splits the slices of `options.data`.
     fn load(options: &TrainOptions) -> Result<Self> {
-        let (train, val) = options.holdout.split(data::load_slices(&options.data)?)?;
+        let (train, val) = options.holdout.split_excluding(data::load_slices(&options.data)?, options.test_slices)?;
         if let Some(s) = train.iter().find(|s| s.image.width().min(s.image.height()) < 2) {
             return Err(Error::file(&s.name, "is too small to train on"));
         }
@@ -268,7 +271,7 @@ impl<'a> Run<'a> {
         deadline: Option<f64>,
     ) -> Result<(Self, EpochSums)> {
         let options = self.options;
-        let classes = self.net.config().classes;
+        let config = self.net.config().clone();
         // A fresh stream per epoch keeps resumed runs reproducible.
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_mul(0x9E37_79B9).wrapping_add(epoch as u64));
         let mut order: Vec<&Slice> = data.train.iter().collect();
@@ -279,7 +282,8 @@ impl<'a> Run<'a> {
                 sums.stopped = true;
                 break;
             }
-            let (x, targets) = batch(chunk, self.sizes, classes, &data.weighting, &mut rng, &self.device)?;
+            let (x, targets) =
+                batch(chunk, self.sizes, &config, &options.augment, &data.weighting, &mut rng, &self.device)?;
             let logits = self.net.forward(x);
             let loss = loss::cross_entropy(logits.clone(), &targets);
             let grads = GradientsParams::from_grads(loss.backward(), &self.net);
@@ -414,6 +418,7 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
     if options.epochs == 0 || options.batch == 0 {
         return Err(Error::invalid("--epochs and --batch must be at least 1"));
     }
+    options.augment.validate()?;
     let data = RunData::load(options)?;
     let mut run = Run::open(options, resume, &data)?;
     let remaining = options.epochs.saturating_sub(run.state.epochs_done);

@@ -25,7 +25,8 @@ pub struct Validation {
 }
 
 /// Logits `[1, classes, H, W]` of `model` for the whole `image` (H x W), from one
-/// forward pass on the image mirror-padded to the smallest size the network accepts.
+/// forward pass on the image, scaled by the network's normalisation and mirror-padded
+/// to the smallest size the network accepts.
 pub fn whole_image_logits(model: &UNet, image: &GrayU8, device: &Device) -> Result<Tensor<4>> {
     let config = model.config();
     let (w, h) = image.dims();
@@ -33,7 +34,7 @@ pub fn whole_image_logits(model: &UNet, image: &GrayU8, device: &Device) -> Resu
     let in_w = config.valid_input_size_at_least(w + 2 * margin);
     let in_h = config.valid_input_size_at_least(h + 2 * margin);
     let offset = -(margin as isize);
-    let padded = augment::crop_symmetric(&augment::normalize_minmax(image), offset, offset, in_w, in_h)?;
+    let padded = augment::crop_symmetric(&config.normalization.normalize(image), offset, offset, in_w, in_h)?;
     let x = Tensor::from_data(TensorData::new(padded.into_data(), [1, 1, in_h, in_w]), device);
     let logits = model.forward(x);
     Ok(logits.narrow(2, 0, h).narrow(3, 0, w))

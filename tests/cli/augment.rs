@@ -1,5 +1,6 @@
-//! `unetseg augment` on the shipped ISBI slice 24: the gallery's files exist,
-//! decode, have the right sizes and contents, and bad input fails cleanly.
+//! `unetseg augment` on the shipped ISBI slice 24: the gallery's files (the original's
+//! augmentations and the robust recipe's) exist, decode, have the right sizes and
+//! contents, and bad input fails cleanly.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -109,11 +110,36 @@ fn gallery_of_slice_24_with_mask() {
         assert!(index.contains(&format!("href=\"{name}\"")), "index.html links {name}");
     }
     assert!(index.contains("Standard deviation: 50"));
+    // The robust recipe's rows: 256x256 windows at four scales (with masks), tone
+    // curves, blur and inversion of the whole slice, and four random training crops.
+    for scale in ["0.5", "0.71", "1.41", "2"] {
+        assert_eq!(gray(&format!("scale_{scale}.png")).dims(), (256, 256), "{scale}");
+        read_mask(&out.join(format!("mask_scale_{scale}.png"))).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // At 2x the window shows the central 128x128 px, at 0.5x all 512x512; masks take
+    // the pixel under each centre, images average (0.5x) or interpolate (2x).
+    assert_eq!(gray("mask_scale_2.png").get(0, 0), mask.get(192, 192));
+    assert_eq!(gray("mask_scale_2.png").get(255, 255), mask.get(319, 319));
+    assert_eq!(gray("mask_scale_0.5.png").get(0, 0), mask.get(1, 1));
+    let block: u32 = [(0, 0), (1, 0), (0, 1), (1, 1)].iter().map(|&(x, y)| u32::from(image.get(x, y))).sum();
+    assert_eq!(u32::from(gray("scale_0.5.png").get(0, 0)), (block + 2) / 4);
+    for name in ["gamma_0.5.png", "gamma_2.png", "contrast_0.5.png", "blur_2.png", "invert.png"] {
+        assert_eq!(gray(name).dims(), (512, 512), "{name}");
+    }
+    assert_eq!(gray("invert.png"), image.map(|v| 255 - v));
+    let mean = |name: &str| gray(name).data().iter().map(|&v| f64::from(v)).sum::<f64>() / 262144.0;
+    assert!(mean("gamma_0.5.png") > mean("original.png") && mean("gamma_2.png") < mean("original.png"));
+    for k in 1..=4 {
+        assert_eq!(gray(&format!("robust_{k}.png")).dims(), (256, 256));
+        read_mask(&out.join(format!("mask_robust_{k}.png"))).unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert!(index.contains("Scale (robust)") && index.contains("href=\"robust_4.png\""));
+
     let pngs = std::fs::read_dir(&out)
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
         .count();
-    assert_eq!(pngs, 39);
+    assert_eq!(pngs, 39 + 8 + 4 + 3 + 3 + 1 + 8);
     std::fs::remove_dir_all(&out).unwrap();
 }
 
@@ -131,6 +157,9 @@ fn gallery_without_mask_and_with_a_small_image() {
     assert_eq!(read_gray8(&gallery.join("crop_left_top.png")).unwrap().dims(), (30, 30));
     assert_eq!(read_gray8(&gallery.join("pad_right_top.png")).unwrap().dims(), (214, 214));
     assert!(!gallery.join("mask_flip_both.png").exists());
+    // The robust rows' windows shrink to the shorter side too.
+    assert_eq!(read_gray8(&gallery.join("scale_2.png")).unwrap().dims(), (30, 30));
+    assert_eq!(read_gray8(&gallery.join("robust_1.png")).unwrap().dims(), (30, 30));
     std::fs::remove_dir_all(&out).unwrap();
 }
 

@@ -11,5 +11,6 @@ mod import_pytorch;
 mod metrics;
 mod plot;
 mod postprocess;
+mod robustness;
 mod segment;
 mod train;

@@ -270,3 +270,81 @@ fn the_weight_average_is_the_mean_of_its_epochs_and_resumes() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--swa-from"));
     std::fs::remove_dir_all(data).unwrap();
 }
+
+#[test]
+fn a_robust_run_with_a_test_block_keeps_its_recipe_on_resume() {
+    let data = data_dir("robust");
+    for (slice, name) in [("21", "00.png"), ("22", "01.png"), ("23", "02.png"), ("24", "03.png")] {
+        add_slice(&data, slice, name, 96);
+    }
+    let run = data.join("run");
+    let run_arg = run.to_str().unwrap();
+    let base = ["--data", data.to_str().unwrap(), "--base-channels", "4", "--batch", "2", "--crop", "64", "--quiet"];
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train"];
+        args.extend_from_slice(extra);
+        unetseg(args)
+    };
+    // Ranges need the robust recipe; validation and test blocks may not overlap.
+    let o = train(&[&base[..], &["--out", run_arg, "--scale-range", "0.6,1.8"]].concat());
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--augment robust"));
+    let o = train(&[&base[..], &["--out", run_arg, "--val-slices", "1..2", "--test-slices", "2..3"]].concat());
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("test slices 2..3"));
+
+    // Validation on slice 1 (not at the end), slice 3 left out of both.
+    let o = train(
+        &[
+            &base[..],
+            &[
+                "--out",
+                run_arg,
+                "--val-slices",
+                "1..1",
+                "--test-slices",
+                "3..3",
+                "--augment",
+                "robust",
+                "--scale-range",
+                "0.6,1.8",
+                "--invert-probability",
+                "0.25",
+                "--normalization",
+                "percentile",
+                "--epochs",
+                "1",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let options = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap()
+    };
+    let saved = options();
+    assert_eq!(saved["test_slices"], serde_json::json!([3, 3]));
+    assert_eq!(saved["holdout"], serde_json::json!({"Range": [1, 1]}));
+    assert_eq!(saved["augment"]["recipe"], "robust");
+    assert_eq!(
+        (saved["augment"]["scale_min"].as_f64(), saved["augment"]["scale_max"].as_f64()),
+        (Some(0.6), Some(1.8))
+    );
+    assert_eq!(saved["augment"]["gamma_max"].as_f64(), Some(2.0));
+    assert_eq!(saved["augment"]["invert_probability"].as_f64(), Some(0.25));
+    let device = burn::tensor::Device::flex();
+    let best = unetseg::model::load(run.join("best.safetensors"), &device).unwrap();
+    assert_eq!(best.config().normalization, unetseg::normalization::Normalization::Percentile);
+    assert!(history(&run)[0][5].parse::<f64>().is_ok(), "validated");
+
+    // Resumed, the run keeps its recipe and blocks; --augment switches the recipe.
+    let o = train(&["--resume", run_arg, "--epochs", "2", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(options()["augment"], saved["augment"]);
+    assert_eq!(options()["test_slices"], saved["test_slices"]);
+    let o = train(&["--resume", run_arg, "--epochs", "3", "--augment", "original", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(options()["augment"], serde_json::json!({"recipe": "original"}));
+    assert_eq!(history(&run).len(), 3);
+    let o = train(&["--resume", run_arg, "--test-slices", "2..2", "--quiet"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("cannot change on resume"));
+    std::fs::remove_dir_all(data).unwrap();
+}

@@ -8,6 +8,7 @@ mod support;
 
 mod augment_properties;
 mod augment_reference;
+mod augment_robust;
 mod imageio_decode;
 mod import_pytorch;
 mod inference_model;
@@ -16,6 +17,7 @@ mod metrics_fixtures;
 mod metrics_properties;
 mod model_unet;
 mod model_weights;
+mod normalization;
 mod postprocess_cells;
 mod postprocess_opencv;
 mod postprocess_properties;

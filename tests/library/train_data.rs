@@ -1,5 +1,5 @@
 //! Training data loading (folders and ISBI multi-page TIFFs), the validation
-//! hold-out, and the history file and plots of a run.
+//! hold-out and the test block, and the history file and plots of a run.
 
 use crate::support::{repo, scratch};
 use unetseg::train::data::{load_slices, Holdout};
@@ -74,6 +74,41 @@ fn holdouts_split_a_contiguous_block() {
         assert!(Holdout::parse_range(bad).is_err(), "{bad}");
     }
     assert_eq!(Holdout::parse_range("24..26").unwrap(), Holdout::Range(24, 26));
+}
+
+#[test]
+fn a_test_block_is_in_neither_half_and_validation_need_not_be_at_the_end() {
+    let slices = load_slices(&repo("data/isbi2012/train")).unwrap();
+    let stem = |s: &unetseg::train::data::Slice| s.name.rsplit('/').next().unwrap()[..2].parse::<usize>().unwrap();
+    // The split of the next default: validation 21-23, test 24-26.
+    let (train, val) = Holdout::parse_range("21..23").unwrap().split_excluding(slices.clone(), Some((24, 26))).unwrap();
+    assert_eq!(train.iter().map(stem).collect::<Vec<_>>(), (0..=20).collect::<Vec<_>>());
+    assert_eq!(val.iter().map(stem).collect::<Vec<_>>(), [21, 22, 23]);
+    // The last three that are not test slices are the same block.
+    let (_, last) = Holdout::Last(3).split_excluding(slices.clone(), Some((24, 26))).unwrap();
+    assert_eq!(last.iter().map(stem).collect::<Vec<_>>(), [21, 22, 23]);
+    // Validation before a test block in the middle, and around it.
+    let (train, val) = Holdout::parse_range("0..2").unwrap().split_excluding(slices.clone(), Some((10, 12))).unwrap();
+    assert_eq!((train.len(), val.len()), (21, 3));
+    assert!(train.iter().all(|s| !(10..=12).contains(&stem(s))));
+    let (_, last) = Holdout::Last(2).split_excluding(slices.clone(), Some((25, 26))).unwrap();
+    assert_eq!(last.iter().map(stem).collect::<Vec<_>>(), [23, 24]);
+    // Without a test block, the split is the plain one.
+    let plain = Holdout::parse_range("24..26").unwrap();
+    let names = |(t, v): (Vec<unetseg::train::data::Slice>, Vec<unetseg::train::data::Slice>)| {
+        (t.iter().map(stem).collect::<Vec<_>>(), v.iter().map(stem).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        names(plain.split_excluding(slices.clone(), None).unwrap()),
+        names(plain.split(slices.clone()).unwrap())
+    );
+    // Overlaps, blocks past the end, and nothing left to train on.
+    for (holdout, test) in [("23..24", (24, 26)), ("0..0", (20, 27)), ("0..0", (1, 26)), ("0..23", (24, 26))] {
+        let holdout = Holdout::parse_range(holdout).unwrap();
+        assert!(holdout.split_excluding(slices.clone(), Some(test)).is_err(), "{holdout:?} {test:?}");
+    }
+    assert!(Holdout::Last(0).split_excluding(slices.clone(), Some((0, 26))).is_err());
+    assert!(Holdout::Last(24).split_excluding(slices, Some((24, 26))).is_err());
 }
 
 #[test]
