@@ -47,6 +47,7 @@ export class Viewer extends EventTarget {
 
     const id = nextId++;
     this.element = document.createElement('div');
+    this.element.viewer = this; // the way back from the page to the viewer (tools, tests)
     this.element.className = 'viewer';
     this.element.dataset.testid = 'viewer';
     this.element.tabIndex = 0;
@@ -148,6 +149,7 @@ export class Viewer extends EventTarget {
    */
   setTransform(transform, { silent = false } = {}) {
     this.view = transform ? this.#clamp(transform) : null;
+    this.#publish();
     this.#schedule();
     if (!silent) this.dispatchEvent(new CustomEvent('transform', { detail: this.view }));
   }
@@ -258,16 +260,22 @@ export class Viewer extends EventTarget {
     });
   }
 
+  /** The transform as data-scale, data-cx and data-cy, and the zoom read-out: set at once, not at the next frame. */
+  #publish() {
+    const t = this.transform;
+    this.element.dataset.scale = String(t.scale);
+    this.element.dataset.cx = String(t.cx);
+    this.element.dataset.cy = String(t.cy);
+    this.zoomText.textContent = `${t.scale >= 10 ? Math.round(t.scale * 100) : Number((t.scale * 100).toPrecision(3))} %`;
+    this.port.classList.toggle('zoomed', !this.isFitted);
+  }
+
   #draw() {
     const t = this.transform;
     const { w, h } = this.viewport;
     const dpr = this.canvas.width / w;
-    this.element.dataset.scale = String(t.scale);
-    this.element.dataset.cx = String(t.cx);
-    this.element.dataset.cy = String(t.cy);
+    this.#publish();
     this.element.dataset.ready = String(this.layers.length > 0 && this.layers.every((l) => l.loaded));
-    this.zoomText.textContent = `${t.scale >= 10 ? Math.round(t.scale * 100) : Number((t.scale * 100).toPrecision(3))} %`;
-    this.port.classList.toggle('zoomed', !this.isFitted);
     const ctx = this.canvas.getContext('2d');
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.globalAlpha = 1;
@@ -376,6 +384,7 @@ export class Viewer extends EventTarget {
     this.port.addEventListener('pointermove', (e) => {
       const last = this.pointers.get(e.pointerId);
       if (!last) {
+        if (this.keyboardProbe) this.#schedule(); // the cross-hair goes
         this.keyboardProbe = false;
         this.hover = this.toImage(e.clientX, e.clientY);
         this.#showProbe();
