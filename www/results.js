@@ -409,6 +409,7 @@ export class ResultCard {
     cells.textContent = this.state === 'done' ? String(this.cells) : '';
     time.textContent = this.state === 'done' ? formatMs(this.networkMs + (this.postMs ?? 0)) : '';
     status.textContent = this.state === 'done' && this.busy ? 'updating' : STATE_WORDS[this.state];
+    status.title = this.state === 'error' || this.state === 'cancelled' ? this.$('.result-message').textContent : '';
     this.row.dataset.state = this.state;
   }
 
