@@ -405,6 +405,8 @@ export function dailyToolTests({ browser, url, webgpu }) {
       const { page } = session;
       const [card] = await dropFiles(page, [emPng('keys.png', S, S)], 1).then(() => lastCards(page, 1));
       // Tab from the top of the page reaches "Load your own weights…", and Enter opens the file chooser.
+      // Listening early lets Playwright intercept the file chooser before Enter opens it.
+      const chooserOpened = page.waitForEvent('filechooser');
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.locator('h1').click(); // Tab goes on from here, the top of the page
       let reached = false;
@@ -413,7 +415,8 @@ export function dailyToolTests({ browser, url, webgpu }) {
         reached = await page.evaluate(() => document.activeElement?.dataset.testid === 'load-weights');
       }
       assert.ok(reached, 'Tab reaches the weights loader');
-      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+      await page.keyboard.press('Enter');
+      const chooser = await chooserOpened;
       assert.equal(chooser.isMultiple(), false);
 
       const tablist = card.getByRole('tablist');
