@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (once) the Python environment of the benchmark peers and of the fixture
 # makers in .venv-peers/ inside the clone (git-ignored): PyTorch (CPU), ONNX Runtime,
-# OpenCV, NumPy, SciPy, scikit-image, Pillow, at the versions of
+# OpenCV, NumPy, SciPy, scikit-image, Pillow, tifffile, imagecodecs, roifile, at the versions of
 # scripts/peers-requirements.txt. Prints the path of its python. Tests never need it.
 #
 #   PY=$(bash scripts/peers-venv.sh) && "$PY" scripts/bench_model_peers.py

@@ -7,6 +7,7 @@
 //! membrane, as the ISBI 2012 scores define regions.
 
 use crate::error::{Error, Result};
+use crate::imageio::PixelSize;
 use crate::postprocess::components::{connected_components, Connectivity};
 use crate::postprocess::render::{label_color, RgbU8};
 use crate::raster::{GrayU8, Labels, Raster};
@@ -98,12 +99,29 @@ impl Cells {
     /// The statistics as CSV: a header line, then one line per cell.
     /// Centroids have three decimals; bounding boxes are inclusive.
     pub fn to_csv(&self) -> String {
-        let mut csv = String::from("label,area,centroid_x,centroid_y,bbox_x0,bbox_y0,bbox_x1,bbox_y1\n");
+        self.csv(None)
+    }
+
+    /// [`Cells::to_csv`] with two more columns, for pixels of `pixel_size`:
+    /// `area_physical`, the area in square units of the pixel size (six significant
+    /// digits), and `area_unit`, that unit in ASCII (`nm^2`, `um^2`).
+    pub fn to_csv_with_pixel_size(&self, pixel_size: &PixelSize) -> String {
+        self.csv(Some(pixel_size))
+    }
+
+    /// The CSV, with the physical area when `pixel_size` is given.
+    fn csv(&self, pixel_size: Option<&PixelSize>) -> String {
+        let mut csv = String::from("label,area,centroid_x,centroid_y,bbox_x0,bbox_y0,bbox_x1,bbox_y1");
+        csv.push_str(if pixel_size.is_some() { ",area_physical,area_unit\n" } else { "\n" });
         for c in &self.cells {
             csv.push_str(&format!(
-                "{},{},{:.3},{:.3},{},{},{},{}\n",
+                "{},{},{:.3},{:.3},{},{},{},{}",
                 c.label, c.area, c.centroid_x, c.centroid_y, c.x0, c.y0, c.x1, c.y1
             ));
+            if let Some(size) = pixel_size {
+                csv.push_str(&format!(",{},{}^2", significant(size.area_of(c.area)), size.unit().ascii_symbol()));
+            }
+            csv.push('\n');
         }
         csv
     }
@@ -123,5 +141,52 @@ impl Cells {
     /// The labels with one colour per cell and black between cells.
     pub fn render(&self) -> RgbU8 {
         self.labels.map(label_color)
+    }
+}
+
+/// `value` to six significant digits (a number of more whole digits keeps them all),
+/// without trailing zeros: `96`, `0.0264069`, `1234567`.
+fn significant(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (5 - magnitude).max(0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imageio::LengthUnit;
+
+    #[test]
+    fn the_csv_gains_the_physical_area_when_the_pixel_size_is_known() {
+        let mask = GrayU8::new(4, 2, vec![255, 255, 0, 255, 255, 0, 0, 0]).unwrap();
+        let cells = Cells::from_segmentation(&mask);
+        let size = PixelSize::new(4.0, 5.0, LengthUnit::Nanometre).unwrap();
+        assert_eq!(
+            cells.to_csv_with_pixel_size(&size),
+            "label,area,centroid_x,centroid_y,bbox_x0,bbox_y0,bbox_x1,bbox_y1,area_physical,area_unit\n\
+             1,3,0.333,0.333,0,0,1,1,60,nm^2\n\
+             2,1,3.000,0.000,3,0,3,0,20,nm^2\n"
+        );
+        let microns = PixelSize::new(0.5, 0.5, LengthUnit::Micrometre).unwrap();
+        assert!(cells.to_csv_with_pixel_size(&microns).contains(",0.75,um^2\n"));
+    }
+
+    #[test]
+    fn six_significant_digits() {
+        assert_eq!(significant(96.0), "96");
+        assert_eq!(significant(0.026_406_9), "0.0264069");
+        assert_eq!(significant(0.000_012_345_67), "0.0000123457");
+        assert_eq!(significant(1_234_567.0), "1234567");
+        assert_eq!(significant(9.999_999_9), "10");
+        assert_eq!(significant(0.0), "0");
     }
 }

@@ -8,9 +8,13 @@
 
 mod decode;
 mod encode;
+mod ome;
+mod pixel_size;
+mod tiff_pages;
 
-pub use decode::{decode_pages, decode_pages_within, PageLimit, MAX_PIXELS_PER_PAGE};
+pub use decode::{decode_image_file, decode_pages, decode_pages_within, PageLimit, MAX_PIXELS_PER_PAGE};
 pub use encode::{encode_png_rgb, encode_png_u16, encode_png_u8};
+pub use pixel_size::{LengthUnit, PixelSize};
 
 use crate::raster::{GrayF32, GrayU8, Raster, SampleRows};
 
@@ -24,6 +28,16 @@ pub enum GrayImage {
     /// 32-bit floating-point samples (float TIFF, common for processed EM), all finite
     /// (the decoder refuses NaN and infinities), of any range.
     F32(GrayF32),
+}
+
+/// A decoded page and its pixel size, when the file gives one (an OME-TIFF's
+/// `PhysicalSizeX` / `PhysicalSizeY`; see [`decode_image_file`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    /// The page's samples.
+    pub image: GrayImage,
+    /// The physical size of one of its pixels.
+    pub pixel_size: Option<PixelSize>,
 }
 
 impl GrayImage {
@@ -148,8 +162,8 @@ mod files;
 
 #[cfg(not(target_family = "wasm"))]
 pub use files::{
-    image_files, pair_images_with_masks, read_gray8, read_mask, read_pages, write_png_rgb, write_png_u16, write_png_u8,
-    ImageMaskPair, IMAGE_EXTENSIONS,
+    image_files, pair_images_with_masks, read_gray8, read_image_file, read_mask, read_pages, write_png_rgb,
+    write_png_u16, write_png_u8, ImageMaskPair, IMAGE_EXTENSIONS,
 };
 
 #[cfg(test)]

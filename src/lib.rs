@@ -9,6 +9,7 @@ pub mod cells;
 #[cfg(not(target_family = "wasm"))]
 pub mod device;
 pub mod error;
+pub mod export;
 pub mod imageio;
 pub mod import;
 pub mod inference;

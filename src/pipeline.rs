@@ -15,7 +15,10 @@
 //! up to pixels exactly at `t`.
 
 use crate::cells::Cells;
-use crate::imageio::{encode_png_u16, encode_png_u8};
+use crate::export::label_tiff::{encode_label_tiff, LabelPlane};
+use crate::export::outline::outlines;
+use crate::export::roi::roi_set;
+use crate::imageio::{encode_png_u16, encode_png_u8, PixelSize};
 use crate::postprocess::{self, PostprocessParams, PostprocessSteps, Threshold};
 use crate::raster::{GrayF32, GrayU8, Raster};
 use crate::{Error, Result};
@@ -55,19 +58,23 @@ impl CellThreshold {
     }
 }
 
-/// The settings a user tunes (the page's sliders, `segment`'s options).
+/// The settings a user tunes (the page's sliders, `segment`'s options), and the
+/// page's pixel size.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PipelineOptions {
     /// The cut between membrane and cell.
     pub threshold: CellThreshold,
     /// Post-processing: sure foreground = distance > this fraction of the largest distance.
     pub fg_fraction: f32,
+    /// The physical size of a pixel, when known (an OME-TIFF's): `cells.csv` then
+    /// gives each cell's area in its unit too.
+    pub pixel_size: Option<PixelSize>,
 }
 
 impl Default for PipelineOptions {
-    /// The original's: Otsu, seed fraction 0.2.
+    /// The original's: Otsu, seed fraction 0.2; no pixel size.
     fn default() -> Self {
-        Self { threshold: CellThreshold::Otsu, fg_fraction: PostprocessParams::default().fg_fraction }
+        Self { threshold: CellThreshold::Otsu, fg_fraction: PostprocessParams::default().fg_fraction, pixel_size: None }
     }
 }
 
@@ -100,6 +107,8 @@ pub struct Analysis {
     pub steps: PostprocessSteps,
     /// The cells of the post-processing's final image.
     pub cells: Cells,
+    /// The pixel size of the options.
+    pub pixel_size: Option<PixelSize>,
 }
 
 /// The cut, the post-processing and the cells of `probability` (cell probability per
@@ -118,7 +127,7 @@ pub fn analyse(probability: &GrayF32, options: &PipelineOptions) -> Result<Analy
         CellThreshold::Probability(t) => t,
     };
     let cells = Cells::from_segmentation(&steps.final_mask);
-    Ok(Analysis { cut, threshold, steps, cells })
+    Ok(Analysis { cut, threshold, steps, cells, pixel_size: options.pixel_size })
 }
 
 /// One file of a result: `<stem>.<suffix>` on disk, in the page's downloads and ZIP.
@@ -133,7 +142,16 @@ pub struct ResultFile {
 /// `prob.png`: the cell probability as a 16-bit PNG (`round(65535 p)`).
 pub fn probability_file(probability: &GrayF32) -> Result<ResultFile> {
     let levels: Raster<u16> = probability.map(|p| (p.clamp(0.0, 1.0) * 65535.0).round() as u16);
-    Ok(ResultFile { suffix: "prob.png", bytes: encode_png_u16(&levels)? })
+    Ok(ResultFile { suffix: PROB_SUFFIX, bytes: encode_png_u16(&levels)? })
+}
+
+/// A result file that could not be made: which, and why.
+#[derive(Debug)]
+pub struct FileFailure {
+    /// The suffix the file would have had.
+    pub suffix: &'static str,
+    /// Why it could not be made.
+    pub error: Error,
 }
 
 impl Analysis {
@@ -141,22 +159,53 @@ impl Analysis {
     /// cut: 255 where the probability is above the threshold, before any
     /// post-processing), `mask.png` (the post-processing's final image, 255 = cell
     /// interior: the mask the cells come from), `labels.png` (those cells numbered
-    /// 1.., 16-bit) and `cells.csv` (one line per cell).
-    pub fn files(&self) -> Result<Vec<ResultFile>> {
-        Ok(vec![
-            ResultFile { suffix: CUT_SUFFIX, bytes: encode_png_u8(&self.cut)? },
-            ResultFile { suffix: MASK_SUFFIX, bytes: encode_png_u8(&self.steps.final_mask)? },
-            ResultFile { suffix: "labels.png", bytes: encode_png_u16(&self.cells.labels_u16()?)? },
-            ResultFile { suffix: "cells.csv", bytes: self.cells.to_csv().into_bytes() },
-        ])
+    /// 1.., 16-bit; `labels.tif`, 32-bit, when there are more than 65535 cells),
+    /// `cells.csv` (one line per cell, with the physical area when the pixel size is
+    /// known) and `RoiSet.zip` (the cells' outlines as ImageJ ROIs, see
+    /// [`crate::export::roi`]). Each is made on its own: one that fails is a
+    /// [`FileFailure`] in its place, and the others are still made.
+    pub fn files(&self) -> Vec<std::result::Result<ResultFile, FileFailure>> {
+        let made = |suffix: &'static str, bytes: Result<Vec<u8>>| {
+            bytes.map(|bytes| ResultFile { suffix, bytes }).map_err(|error| FileFailure { suffix, error })
+        };
+        let csv = match &self.pixel_size {
+            Some(size) => self.cells.to_csv_with_pixel_size(size),
+            None => self.cells.to_csv(),
+        };
+        vec![
+            made(CUT_SUFFIX, encode_png_u8(&self.cut)),
+            made(MASK_SUFFIX, encode_png_u8(&self.steps.final_mask)),
+            match LabelPlane::of(&self.cells) {
+                LabelPlane::U16(labels) => made(LABELS_PNG_SUFFIX, encode_png_u16(&labels)),
+                wide => made(LABELS_TIFF_SUFFIX, encode_label_tiff(&[wide])),
+            },
+            made(CELLS_SUFFIX, Ok(csv.into_bytes())),
+            made(ROI_SET_SUFFIX, roi_set(&outlines(&self.cells.labels))),
+        ]
     }
 }
+
+/// Suffix of the cell probability (`<stem>.prob.png`).
+pub const PROB_SUFFIX: &str = "prob.png";
 
 /// Suffix of the post-processed mask, the one the cells come from (`<stem>.mask.png`).
 pub const MASK_SUFFIX: &str = "mask.png";
 
 /// Suffix of the probability cut before post-processing (`<stem>.cut.png`).
 pub const CUT_SUFFIX: &str = "cut.png";
+
+/// Suffix of the cell labels of a page with at most 65535 cells (16-bit PNG).
+pub const LABELS_PNG_SUFFIX: &str = "labels.png";
+
+/// Suffix of the cell labels as TIFF: a page's with more than 65535 cells (32-bit),
+/// and the CLI's stack of a multi-page input (`<stem>.labels.tif`, one page per page).
+pub const LABELS_TIFF_SUFFIX: &str = "labels.tif";
+
+/// Suffix of the per-cell table (`<stem>.cells.csv`).
+pub const CELLS_SUFFIX: &str = "cells.csv";
+
+/// Suffix of the cells' outlines as an ImageJ ROI set (`<stem>.RoiSet.zip`).
+pub const ROI_SET_SUFFIX: &str = "RoiSet.zip";
 
 #[cfg(test)]
 mod tests {
@@ -166,11 +215,36 @@ mod tests {
     fn the_mask_file_is_the_post_processed_image_and_the_cut_is_named_cut() {
         let probability = Raster::from_fn(32, 24, |x, y| if (x / 8 + y / 8) % 2 == 0 { 0.9 } else { 0.1 });
         let analysis = analyse(&probability, &PipelineOptions::default()).unwrap();
-        let files = analysis.files().unwrap();
+        let files: Vec<ResultFile> = analysis.files().into_iter().map(|f| f.unwrap()).collect();
         let suffixes: Vec<&str> = files.iter().map(|f| f.suffix).collect();
-        assert_eq!(suffixes, ["cut.png", "mask.png", "labels.png", "cells.csv"]);
+        assert_eq!(suffixes, ["cut.png", "mask.png", "labels.png", "cells.csv", "RoiSet.zip"]);
         assert_eq!(files[0].bytes, encode_png_u8(&analysis.cut).unwrap());
         assert_eq!(files[1].bytes, encode_png_u8(&analysis.steps.final_mask).unwrap());
+    }
+
+    #[test]
+    fn more_than_65535_cells_give_a_32_bit_label_tiff_and_every_other_file() {
+        let probability = Raster::from_fn(32, 24, |x, y| if (x / 8 + y / 8) % 2 == 0 { 0.9 } else { 0.1 });
+        let mut analysis = analyse(&probability, &PipelineOptions::default()).unwrap();
+        // A 512 x 512 checkerboard: 131072 cells of one pixel each.
+        analysis.cells = Cells::from_segmentation(&Raster::from_fn(512, 512, |x, y| ((x + y) % 2 * 255) as u8));
+        let files: Vec<ResultFile> = analysis.files().into_iter().map(|f| f.unwrap()).collect();
+        let suffixes: Vec<&str> = files.iter().map(|f| f.suffix).collect();
+        assert_eq!(suffixes, ["cut.png", "mask.png", "labels.tif", "cells.csv", "RoiSet.zip"]);
+        assert_eq!(files[2].bytes, encode_label_tiff(&[LabelPlane::of(&analysis.cells)]).unwrap());
+        assert_eq!(String::from_utf8_lossy(&files[3].bytes).lines().count(), 131_073);
+    }
+
+    #[test]
+    fn a_known_pixel_size_gives_the_csv_its_physical_area() {
+        let probability = Raster::from_fn(32, 24, |x, y| if (x / 8 + y / 8) % 2 == 0 { 0.9 } else { 0.1 });
+        let size = PixelSize::new(4.0, 4.0, crate::imageio::LengthUnit::Nanometre).unwrap();
+        let options = PipelineOptions { pixel_size: Some(size), ..PipelineOptions::default() };
+        let analysis = analyse(&probability, &options).unwrap();
+        assert_eq!(analysis.pixel_size, Some(size));
+        let csv = analysis.files().remove(3).unwrap();
+        assert_eq!(csv.suffix, CELLS_SUFFIX);
+        assert_eq!(csv.bytes, analysis.cells.to_csv_with_pixel_size(&size).into_bytes());
     }
 
     #[test]

@@ -9,8 +9,26 @@
 //!   probability is above the threshold (cell), else 0 (membrane);
 //! - `<stem>.mask.png`: the post-processed mask, the post-processing's final image
 //!   (255 = cell interior): the one the cells come from;
-//! - `<stem>.labels.png`: the cells of that mask, numbered 1.., 16-bit;
-//! - `<stem>.cells.csv`: one line per cell (area, centroid, bounding box).
+//! - `<stem>.labels.png`: the cells of that mask, numbered 1.., 16-bit; for a page of
+//!   more than 65535 cells `<stem>.labels.tif` instead, 32-bit;
+//! - `<stem>.cells.csv`: one line per cell (area, centroid, bounding box; with the
+//!   area in physical units too, `area_physical` and `area_unit`, when the input gives
+//!   its pixel size);
+//! - `<stem>.RoiSet.zip`: the cells' outlines as an ImageJ ROI set, one `0001.roi`...
+//!   per cell, traced on the pixel corners (a polygon, or a composite ROI for a cell
+//!   with holes; see [`crate::export::roi`]): drop it onto Fiji to open the ROI
+//!   Manager over the image.
+//!
+//! A multi-page input also gets `<stem>.labels.tif`, the labels of all its pages as
+//! one multi-page TIFF (16-bit, or 32-bit when a page has more than 65535 cells).
+//!
+//! Inputs are PNG, JPEG or TIFF: classic or BigTIFF, in strips or tiles, 8/16-bit or
+//! float, uncompressed, LZW, Deflate, PackBits or JPEG; the full-resolution pages of
+//! a pyramid; and OME-TIFF, whose first image's planes are segmented with the pixel
+//! size of its OME-XML, which is printed (see [`crate::imageio::decode_image_file`]).
+//! Each result file is written on its own: one that cannot be made or written is
+//! reported by name and the others are still written; the exit status is then
+//! non-zero.
 //!
 //! Everything after the network is [`crate::pipeline`], which the page runs too, so
 //! these files are byte for byte the page's downloads (for the same probability).
@@ -23,10 +41,11 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::device::DeviceChoice;
-use crate::imageio::{read_pages, GrayImage};
+use crate::export::label_tiff::{write_label_tiff, LabelPlane};
+use crate::imageio::{read_image_file, GrayImage};
 use crate::inference::{predict_probability, Edges, Network, TileOptions};
 use crate::model;
-use crate::pipeline::{self, Analysis, CellThreshold, PipelineOptions};
+use crate::pipeline::{self, Analysis, CellThreshold, PipelineOptions, LABELS_TIFF_SUFFIX};
 use crate::{Error, GrayF32, Result};
 
 /// Arguments of `unetseg segment`.
@@ -96,63 +115,107 @@ pub fn predict_page(network: &Network, page: &GrayImage, options: &TileOptions, 
     probability
 }
 
-/// Runs the subcommand: every input is tried; failures are reported as they
-/// happen and make the exit status non-zero at the end.
+/// Runs the subcommand: every input is tried; failures (of an input, or of one of
+/// its result files) are reported as they happen and make the exit status non-zero
+/// at the end.
 pub fn run(args: SegmentArgs) -> Result<()> {
-    let options = PipelineOptions { threshold: args.threshold, fg_fraction: args.fg_fraction };
+    let options = PipelineOptions { threshold: args.threshold, fg_fraction: args.fg_fraction, pixel_size: None };
     options.validate()?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Error::file(&args.out, format!("cannot create the output folder: {e}")))?;
     let network = load_network(args.weights.as_deref(), args.device)?;
     let tiles = TileOptions { edges: args.edges, ..TileOptions::default() };
-    let mut failed = 0;
+    let (mut failed_inputs, mut failed_files) = (0, 0);
     for input in &args.inputs {
-        if let Err(e) = segment_file(&network, input, &args.out, &tiles, &options) {
-            eprintln!("error: {e}");
-            failed += 1;
+        match segment_file(&network, input, &args.out, &tiles, &options) {
+            Ok(failed) => failed_files += failed,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed_inputs += 1;
+            }
         }
     }
-    if failed > 0 {
-        return Err(Error::invalid(format!("{failed} of {} inputs could not be segmented", args.inputs.len())));
+    let mut problems = Vec::new();
+    if failed_inputs > 0 {
+        problems.push(format!("{failed_inputs} of {} inputs could not be segmented", args.inputs.len()));
+    }
+    if failed_files > 0 {
+        problems.push(format!("{failed_files} result file(s) could not be written"));
+    }
+    if !problems.is_empty() {
+        return Err(Error::invalid(problems.join("; ")));
     }
     Ok(())
 }
 
-/// Segments every page of `input` and writes the results into `out`.
+/// Segments every page of `input` and writes the results into `out`, with the label
+/// stack of a multi-page input; returns how many result files could not be written
+/// (each reported as it happens).
 fn segment_file(
     network: &Network,
     input: &Path,
     out: &Path,
     tiles: &TileOptions,
     options: &PipelineOptions,
-) -> Result<()> {
-    let pages = read_pages(input)?;
+) -> Result<usize> {
+    let pages = read_image_file(input)?;
     let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+    let mut failed = 0;
+    let mut stack = Vec::new();
     for (index, page) in pages.iter().enumerate() {
         let name = if pages.len() > 1 { format!("{stem}_p{index:03}") } else { stem.clone() };
         let start = Instant::now();
-        let (probability, analysis) = predict_page(network, page, tiles, &name)
-            .and_then(|p| pipeline::analyse(&p, options).map(|a| (p, a)))
+        let options = PipelineOptions { pixel_size: page.pixel_size, ..*options };
+        let (probability, analysis) = predict_page(network, &page.image, tiles, &name)
+            .and_then(|p| pipeline::analyse(&p, &options).map(|a| (p, a)))
             .map_err(|e| Error::file(input, e))?;
-        write_outputs(&probability, &analysis, out, &name)?;
+        failed += write_outputs(&probability, &analysis, out, &name);
+        if pages.len() > 1 {
+            stack.push(LabelPlane::of(&analysis.cells));
+        }
+        let pixel = page.pixel_size.map(|size| format!(", pixel {size}")).unwrap_or_default();
         println!(
-            "{name}: {}x{}, {:.2} s, {} cells",
-            page.width(),
-            page.height(),
+            "{name}: {}x{}{pixel}, {:.2} s, {} cells",
+            page.image.width(),
+            page.image.height(),
             start.elapsed().as_secs_f64(),
             analysis.cells.count()
         );
     }
-    Ok(())
+    if !stack.is_empty() {
+        let path = out.join(format!("{stem}.{LABELS_TIFF_SUFFIX}"));
+        if let Err(e) = write_stack(&path, &stack) {
+            eprintln!("error: {e}");
+            failed += 1;
+        }
+    }
+    Ok(failed)
 }
 
-/// Writes the five result files of one image.
-fn write_outputs(probability: &GrayF32, analysis: &Analysis, out: &Path, name: &str) -> Result<()> {
-    let mut files = vec![pipeline::probability_file(probability)?];
-    files.extend(analysis.files().map_err(|e| Error::file(out.join(name), e))?);
+/// Writes the result files of one image, each on its own; returns how many could
+/// not be made or written (each reported on stderr, naming the file).
+fn write_outputs(probability: &GrayF32, analysis: &Analysis, out: &Path, name: &str) -> usize {
+    let mut files = vec![pipeline::probability_file(probability).map_err(|error| (pipeline::PROB_SUFFIX, error))];
+    files.extend(analysis.files().into_iter().map(|file| file.map_err(|f| (f.suffix, f.error))));
+    let mut failed = 0;
     for file in files {
-        let path = out.join(format!("{name}.{}", file.suffix));
-        std::fs::write(&path, &file.bytes).map_err(|e| Error::file(&path, format!("cannot write: {e}")))?;
+        let written =
+            file.map_err(|(suffix, error)| Error::file(out.join(format!("{name}.{suffix}")), error)).and_then(|file| {
+                let path = out.join(format!("{name}.{}", file.suffix));
+                std::fs::write(&path, &file.bytes).map_err(|e| Error::file(&path, format!("cannot write: {e}")))
+            });
+        if let Err(e) = written {
+            eprintln!("error: {e}");
+            failed += 1;
+        }
     }
-    Ok(())
+    failed
+}
+
+/// Writes the label planes of a multi-page input as one TIFF at `path`.
+fn write_stack(path: &Path, stack: &[LabelPlane]) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("cannot write: {e}"));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| fail(&e))?);
+    write_label_tiff(&mut file, stack).map_err(|e| fail(&e))?;
+    std::io::Write::flush(&mut file).map_err(|e| fail(&e))
 }

@@ -7,7 +7,8 @@ use tiff::decoder::{Decoder as TiffDecoder, DecodingResult, Limits as TiffLimits
 use tiff::tags::Tag;
 use tiff::ColorType as TiffColor;
 
-use super::GrayImage;
+use super::tiff_pages::{check_compression, is_bigtiff, plan_pages};
+use super::{GrayImage, Page};
 use crate::error::{Error, Result};
 use crate::raster::Raster;
 
@@ -64,14 +65,35 @@ pub fn decode_pages(bytes: &[u8], name: &str) -> Result<Vec<GrayImage>> {
 /// a page over `limit` is refused, naming the file and the page, before its pixels
 /// are decoded.
 pub fn decode_pages_within(bytes: &[u8], name: &str, limit: &PageLimit) -> Result<Vec<GrayImage>> {
+    Ok(decode_image_file(bytes, name, limit)?.into_iter().map(|page| page.image).collect())
+}
+
+/// The pages of a PNG, JPEG or TIFF (see [`decode_pages`]), each with its pixel size
+/// when the file gives one, with [`decode_pages_within`]'s page limit.
+///
+/// TIFF may be classic or BigTIFF, in strips or tiles, uncompressed or compressed
+/// with LZW, Deflate, PackBits or JPEG; another compression is refused, naming it.
+/// The pages are the file's chain of IFDs: the lower resolutions of a pyramid in
+/// SubIFDs are not read, and pages marked as reduced-resolution copies are skipped
+/// (see [`super::tiff_pages`]). An OME-TIFF gives the planes of its first image, all
+/// with the pixel size of its OME-XML (`PhysicalSizeX` x `PhysicalSizeY`, when both
+/// are metric lengths); one of several channels, or planes whose size differs from
+/// the OME-XML's, is an error. Other files have no pixel size.
+pub fn decode_image_file(bytes: &[u8], name: &str, limit: &PageLimit) -> Result<Vec<Page>> {
     if bytes.is_empty() {
         return Err(Error::file(name, "the file is empty"));
     }
-    let format = image::guess_format(bytes)
-        .map_err(|_| Error::file(name, "not a PNG, JPEG or TIFF file (unrecognised signature)"))?;
+    let format = if is_bigtiff(bytes) {
+        ImageFormat::Tiff
+    } else {
+        image::guess_format(bytes)
+            .map_err(|_| Error::file(name, "not a PNG, JPEG or TIFF file (unrecognised signature)"))?
+    };
     let pages = match format {
         ImageFormat::Tiff => decode_tiff(bytes, limit),
-        ImageFormat::Png | ImageFormat::Jpeg => decode_single(bytes, format, limit).map(|page| vec![page]),
+        ImageFormat::Png | ImageFormat::Jpeg => {
+            decode_single(bytes, format, limit).map(|image| vec![Page { image, pixel_size: None }])
+        }
         other => Err(format!("unsupported image format {other:?} (expected PNG, JPEG or TIFF)")),
     };
     pages.map_err(|reason| Error::file(name, reason))
@@ -158,23 +180,41 @@ fn luma_u16(samples: &[u16], stride: usize) -> Vec<u16> {
     samples.chunks_exact(stride).map(|px| luma16(px[0], px[1], px[2])).collect()
 }
 
-/// Decodes every page of a TIFF with the `tiff` crate.
-fn decode_tiff(bytes: &[u8], limit: &PageLimit) -> std::result::Result<Vec<GrayImage>, String> {
+/// Decodes the pages of a TIFF that [`plan_pages`] picks, with the `tiff` crate.
+fn decode_tiff(bytes: &[u8], limit: &PageLimit) -> std::result::Result<Vec<Page>, String> {
     let mut limits = TiffLimits::default();
     limits.decoding_buffer_size = usize::try_from(MAX_PIXELS_PER_PAGE * MAX_BYTES_PER_PIXEL).unwrap_or(usize::MAX);
     let mut decoder =
         TiffDecoder::new(Cursor::new(bytes)).map_err(|e| format!("cannot decode as TIFF: {e}"))?.with_limits(limits);
-    let mut pages = Vec::new();
+    let plan = plan_pages(&mut decoder)?;
+    let mut pages = Vec::with_capacity(plan.pages.len());
     let mut total_pixels = 0u64;
-    loop {
-        let index = pages.len();
-        let page =
-            tiff_page(&mut decoder, &mut total_pixels, limit).map_err(|e| format!("TIFF page {}: {e}", index + 1))?;
-        pages.push(page);
-        if !decoder.more_images() {
-            return Ok(pages);
-        }
-        decoder.next_image().map_err(|e| format!("TIFF page {}: {e}", index + 2))?;
+    for &index in &plan.pages {
+        let page = decoder
+            .seek_to_image(index)
+            .map_err(|e| e.to_string())
+            .and_then(|()| check_compression(&mut decoder))
+            .and_then(|()| check_ome_size(&mut decoder, plan.ome_size))
+            .and_then(|()| tiff_page(&mut decoder, &mut total_pixels, limit))
+            .map_err(|e| format!("TIFF page {}: {e}", index + 1))?;
+        pages.push(Page { image: page, pixel_size: plan.pixel_size });
+    }
+    Ok(pages)
+}
+
+/// Fails when the decoder's current page is not the `SizeX` x `SizeY` of the
+/// OME-XML (when there is one).
+fn check_ome_size(
+    decoder: &mut TiffDecoder<Cursor<&[u8]>>,
+    ome_size: Option<(u32, u32)>,
+) -> std::result::Result<(), String> {
+    let size = decoder.dimensions().map_err(|e| e.to_string())?;
+    match ome_size {
+        Some(ome) if ome != size => Err(format!(
+            "the page is {} x {} pixels but the OME-XML says its planes are {} x {}",
+            size.0, size.1, ome.0, ome.1
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{decode_pages, encode_png_rgb, encode_png_u16, encode_png_u8, GrayImage};
+use super::{
+    decode_image_file, decode_pages, encode_png_rgb, encode_png_u16, encode_png_u8, GrayImage, Page, PageLimit,
+};
 use crate::error::{Error, Result};
 use crate::raster::{GrayU8, Raster};
 
@@ -11,6 +13,14 @@ use crate::raster::{GrayU8, Raster};
 pub fn read_pages(path: &Path) -> Result<Vec<GrayImage>> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     decode_pages(&bytes, &path.display().to_string())
+}
+
+/// Reads every page of the PNG, JPEG or TIFF at `path` with its pixel size, when the
+/// file gives one (see [`decode_image_file`]). Errors name the file, as
+/// [`read_pages`]' do.
+pub fn read_image_file(path: &Path) -> Result<Vec<Page>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    decode_image_file(&bytes, &path.display().to_string(), &PageLimit::default())
 }
 
 /// Reads the first page of the image at `path` as 8-bit gray (16-bit data is

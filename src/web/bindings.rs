@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use super::device::Backend;
 use super::input::{check_segmentable, decode_upload};
 use super::views::{AnalysisView, ModelView, ProbabilityView};
-use crate::imageio::{encode_png_u8, GrayImage};
+use crate::imageio::{encode_png_u8, GrayImage, Page, PixelSize};
 use crate::inference::{predict_probability_until, Network, TileOptions, TilePredictor};
 use crate::model::load_from_bytes;
 use crate::pipeline::{analyse, CellThreshold, PipelineOptions};
@@ -34,6 +34,8 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
 #[wasm_bindgen]
 pub struct InputImage {
     page: GrayImage,
+    /// The physical size of its pixels, when the file gives it (an OME-TIFF's).
+    pixel_size: Option<PixelSize>,
     /// The file's name, with the page number when the file has several: for messages.
     name: String,
 }
@@ -72,7 +74,9 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<Vec<InputImage>, JsError
     let pages = decode_upload(bytes, name)?;
     let count = pages.len();
     let page_name = |i: usize| if count > 1 { format!("{name} (page {} of {count})", i + 1) } else { name.to_string() };
-    Ok(pages.into_iter().enumerate().map(|(i, page)| InputImage { page, name: page_name(i) }).collect())
+    let image =
+        |(i, page): (usize, Page)| InputImage { page: page.image, pixel_size: page.pixel_size, name: page_name(i) };
+    Ok(pages.into_iter().enumerate().map(image).collect())
 }
 
 /// The network's output for one page, kept in the worker so that moving a slider
@@ -80,12 +84,15 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<Vec<InputImage>, JsError
 #[wasm_bindgen]
 pub struct PageResult {
     probability: GrayF32,
+    /// The page's pixel size, for the physical areas of `cells.csv`.
+    pixel_size: Option<PixelSize>,
 }
 
-/// The slider values as pipeline options (`threshold` absent: automatic).
-fn pipeline_options(threshold: Option<f32>, fg_fraction: f32) -> PipelineOptions {
+/// The slider values and the page's pixel size as pipeline options (`threshold`
+/// absent: automatic).
+fn pipeline_options(threshold: Option<f32>, fg_fraction: f32, pixel_size: Option<PixelSize>) -> PipelineOptions {
     let threshold = threshold.map_or(CellThreshold::Otsu, CellThreshold::Probability);
-    PipelineOptions { threshold, fg_fraction }
+    PipelineOptions { threshold, fg_fraction, pixel_size }
 }
 
 #[wasm_bindgen]
@@ -98,7 +105,7 @@ impl PageResult {
     /// Everything shown for the slider values (`threshold` absent: automatic, as the
     /// CLI): an [`AnalysisView`].
     pub fn analyse(&self, threshold: Option<f32>, fg_fraction: f32) -> Result<JsValue, JsError> {
-        let analysis = analyse(&self.probability, &pipeline_options(threshold, fg_fraction))?;
+        let analysis = analyse(&self.probability, &pipeline_options(threshold, fg_fraction, self.pixel_size))?;
         to_js(&AnalysisView::new(&analysis)?)
     }
 }
@@ -113,7 +120,7 @@ pub fn bench_postprocess(
     runs: u32,
 ) -> Result<f64, JsError> {
     let runs = runs.max(1);
-    let options = pipeline_options(threshold, fg_fraction);
+    let options = pipeline_options(threshold, fg_fraction, result.pixel_size);
     let started = js_sys::Date::now();
     for _ in 0..runs {
         analyse(&result.probability, &options)?;
@@ -203,7 +210,7 @@ impl Segmenter {
             .await
             .map_err(JsError::from)?;
         match outcome {
-            ControlFlow::Continue(probability) => Ok(Some(PageResult { probability })),
+            ControlFlow::Continue(probability) => Ok(Some(PageResult { probability, pixel_size: image.pixel_size })),
             ControlFlow::Break(None) => Ok(None),
             ControlFlow::Break(Some(thrown)) => Err(thrown),
         }

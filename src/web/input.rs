@@ -2,7 +2,7 @@
 //! page's size limit checked before any pixel is decoded, and the smallest page a
 //! network can segment.
 
-use crate::imageio::{decode_pages_within, GrayImage, PageLimit};
+use crate::imageio::{decode_image_file, Page, PageLimit};
 use crate::inference::tiling::pooling_grid;
 use crate::model::UNetConfig;
 use crate::{Error, Result};
@@ -22,10 +22,11 @@ pub const WEB_LIMIT: PageLimit = PageLimit {
 };
 
 /// Decodes every page of the PNG, JPEG or TIFF file `bytes` (`name` is used in
-/// messages). Fails with a message naming the file when it is corrupt or
-/// unsupported, or when a page exceeds [`MAX_WEB_PIXELS`].
-pub fn decode_upload(bytes: &[u8], name: &str) -> Result<Vec<GrayImage>> {
-    decode_pages_within(bytes, name, &WEB_LIMIT)
+/// messages), each with its pixel size when the file gives one (as
+/// [`decode_image_file`] reads them). Fails with a message naming the file when it is
+/// corrupt or unsupported, or when a page exceeds [`MAX_WEB_PIXELS`].
+pub fn decode_upload(bytes: &[u8], name: &str) -> Result<Vec<Page>> {
+    decode_image_file(bytes, name, &WEB_LIMIT)
 }
 
 /// Smallest side in pixels that the page segments with a network of `config`: its

@@ -46,9 +46,12 @@ pub struct AnalysisView {
     pub cells: usize,
     /// The threshold used, as a probability (Otsu's level / 255 when automatic).
     pub threshold: f32,
-    /// `cut.png`, `mask.png`, `labels.png`, `cells.csv`: the CLI's files, byte for byte
-    /// ([`Analysis::files`]).
+    /// `cut.png`, `mask.png`, `labels.png` (or `labels.tif`), `cells.csv`,
+    /// `RoiSet.zip`: the CLI's files, byte for byte ([`Analysis::files`]), those that
+    /// could be made.
     pub files: Vec<FileView>,
+    /// One message per file that could not be made (`<suffix>: <why>`).
+    pub file_errors: Vec<String>,
     /// The cells in colour, black between them (PNG), for display.
     #[serde(with = "serde_bytes")]
     pub labels_colour: Vec<u8>,
@@ -76,10 +79,18 @@ impl AnalysisView {
                 Ok(StepView { stem: step.file_stem(), title: step.title(), png })
             })
             .collect::<Result<_>>()?;
+        let (mut files, mut file_errors) = (Vec::new(), Vec::new());
+        for file in analysis.files() {
+            match file {
+                Ok(file) => files.push(file),
+                Err(failure) => file_errors.push(format!("{}: {}", failure.suffix, failure.error)),
+            }
+        }
         Ok(Self {
             cells: analysis.cells.count(),
             threshold: analysis.threshold,
-            files: analysis.files()?.into_iter().map(FileView::from).collect(),
+            files: files.into_iter().map(FileView::from).collect(),
+            file_errors,
             labels_colour: encode_png_rgb(width, height, &rgb_bytes(&analysis.cells.render()))?,
             steps,
             label_raster: analysis
@@ -148,7 +159,8 @@ mod tests {
         let analysis = analyse(&probability, &PipelineOptions::default()).unwrap();
         let view = AnalysisView::new(&analysis).unwrap();
         let suffixes: Vec<&str> = view.files.iter().map(|f| f.suffix).collect();
-        assert_eq!(suffixes, ["cut.png", "mask.png", "labels.png", "cells.csv"]);
+        assert_eq!(suffixes, ["cut.png", "mask.png", "labels.png", "cells.csv", "RoiSet.zip"]);
+        assert!(view.file_errors.is_empty());
         assert_eq!(view.files[3].bytes, analysis.cells.to_csv().into_bytes());
         assert_eq!(view.steps.len(), Step::ALL.len());
         assert_eq!(view.cells, analysis.cells.count());

@@ -13,4 +13,5 @@ mod plot;
 mod postprocess;
 mod robustness;
 mod segment;
+mod segment_formats;
 mod train;
