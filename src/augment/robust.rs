@@ -61,25 +61,27 @@ impl Default for RobustParams {
 
 /// Largest blur accepted (its kernel has 161 taps).
 const MAX_BLUR_SIGMA: f64 = 20.0;
+/// Smallest scale factor accepted (a 256 px crop then covers 5120 px).
+const MIN_SCALE: f64 = 0.05;
+/// Largest scale factor accepted.
+const MAX_SCALE: f64 = 20.0;
 
 impl RobustParams {
     /// Fails, naming the range, unless every factor range is `0 < min <= max`
     /// (scales within 0.05..=20), the blur is within `0..=20` px and the chance within
     /// `0..=1`.
     pub fn validate(&self) -> Result<()> {
-        let ranges = [
-            ("scale", self.scale_min, self.scale_max, 0.05, 20.0),
-            ("gamma", self.gamma_min, self.gamma_max, f64::MIN_POSITIVE, f64::MAX),
-            ("contrast", self.contrast_min, self.contrast_max, f64::MIN_POSITIVE, f64::MAX),
-        ];
-        for (name, min, max, lowest, highest) in ranges {
-            if !(min.is_finite() && max.is_finite() && lowest <= min && min <= max && max <= highest) {
-                return Err(Error::invalid(format!(
-                    "the {name} range {min}..{max} needs {}0 < min <= max{}",
-                    if name == "scale" { "0.05 <= " } else { "" },
-                    if name == "scale" { " <= 20" } else { "" }
-                )));
+        let factors = [("gamma", self.gamma_min, self.gamma_max), ("contrast", self.contrast_min, self.contrast_max)];
+        for (name, min, max) in factors {
+            if !(min.is_finite() && max.is_finite() && 0.0 < min && min <= max) {
+                return Err(Error::invalid(format!("the {name} range {min}..{max} needs 0 < min <= max")));
             }
+        }
+        let (min, max) = (self.scale_min, self.scale_max);
+        if !(MIN_SCALE <= min && min <= max && max <= MAX_SCALE) {
+            return Err(Error::invalid(format!(
+                "the scale range {min}..{max} needs {MIN_SCALE} <= min <= max <= {MAX_SCALE}"
+            )));
         }
         if !(0.0..=MAX_BLUR_SIGMA).contains(&self.blur_sigma_max) {
             return Err(Error::invalid(format!(
