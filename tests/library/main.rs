@@ -8,8 +8,8 @@ mod support;
 
 mod augment_properties;
 mod augment_reference;
-mod export_roi;
 mod augment_robust;
+mod export_roi;
 mod imageio_decode;
 mod imageio_formats;
 mod import_pytorch;
