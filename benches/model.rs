@@ -5,7 +5,9 @@
 //!    logits is included, it is what forces the computation) vs PyTorch and ONNX
 //!    Runtime, 2 threads each;
 //! 2. one training step of `compact`: batch 4 of 1x256x256, forward, softmax
-//!    cross-entropy, backward, Adam (lr 1e-3, eps 1e-8) vs PyTorch;
+//!    cross-entropy, backward, Adam (lr 1e-3, eps 1e-8), through unetseg's gemm layers
+//!    (`UNet::forward_gemm`, what `train` uses on the CPU) and through burn's own layers
+//!    (`UNet::forward`, `UNETSEG_TRAIN_LAYERS=burn`), vs PyTorch;
 //! 3. peak resident memory (`/usr/bin/time -v`) and wall time of
 //!    `unetseg segment` on a 4096x4096 image (slice 24 tiled 8x8, mirrored so
 //!    that the seams look like tissue), default weights.
@@ -16,6 +18,7 @@
 //!
 //!     cargo bench --bench model            # all three
 //!     cargo bench --bench model -- forward # only the forward (also: train, memory, peers)
+//!     cargo bench --bench model -- train-gemm   # one of the two training steps (or train-burn)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -93,7 +96,9 @@ fn bench_forward() -> (Stats, Stats) {
     (burn, gemm)
 }
 
-fn bench_train_step() -> Stats {
+/// One training step of `compact`, through the gemm layers when `gemm`, else through
+/// burn's own layers.
+fn bench_train_step(gemm: bool) -> Stats {
     let device = Device::flex().autodiff();
     let mut net = UNet::new(&UNetConfig::compact(), &device).expect("compact builds");
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
@@ -103,7 +108,8 @@ fn bench_train_step() -> Stats {
     let mask_refs: Vec<&Raster<u8>> = masks.iter().collect();
     let targets = Targets::new(&mask_refs, 2, &LossWeighting::plain(2), &device).expect("targets");
     let mut step = || {
-        let loss = cross_entropy(net.forward(x.clone()), &targets);
+        let logits = if gemm { net.forward_gemm(x.clone()) } else { net.forward(x.clone()) };
+        let loss = cross_entropy(logits, &targets);
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = optim.step(1e-3, net.clone(), grads);
         std::hint::black_box(loss.into_scalar::<f32>());
@@ -188,7 +194,11 @@ fn run_peers() -> Option<Value> {
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let peers = if wanted("peers") || wanted("forward") || wanted("train") { run_peers() } else { None };
+    let peers = if wanted("peers") || wanted("forward") || wanted("train-gemm") || wanted("train-burn") {
+        run_peers()
+    } else {
+        None
+    };
     let peer = |key: &str| peers.as_ref().and_then(|p| Stats::from_peer(&p[key]));
     if let Some(p) = &peers {
         println!("peers: torch {} / onnxruntime {}, {} threads", p["torch"], p["onnxruntime"], p["threads"]);
@@ -204,12 +214,21 @@ fn main() {
             }
         }
     }
-    if wanted("train") {
+    if wanted("train-gemm") || wanted("train-burn") {
         println!("training step, compact, batch 4 x 1x256x256, Adam ({TRAIN_RUNS} runs after {TRAIN_WARMUP} warm-up)");
-        let ours = bench_train_step();
-        println!("  {}", ours.line("unetseg (burn Flex + autodiff)"));
+        let runs =
+            [(true, "train-gemm", "unetseg, gemm layers (default)"), (false, "train-burn", "unetseg, burn layers")];
+        let mut medians = Vec::new();
+        for (gemm, filter, name) in runs {
+            if wanted(filter) {
+                let stats = bench_train_step(gemm);
+                println!("  {}", stats.line(name));
+                medians.push((name, stats.median));
+            }
+        }
         if let Some(p) = peer("torch_train_step_4x256") {
-            println!("  {}   unetseg/peer {:.2}", p.line("PyTorch"), ours.median / p.median);
+            let ratios: Vec<String> = medians.iter().map(|(name, m)| format!("{name} {:.2}", m / p.median)).collect();
+            println!("  {}   unetseg/peer: {}", p.line("PyTorch"), ratios.join(", "));
         }
     }
     if wanted("memory") {

@@ -4,6 +4,11 @@
 //! - [`config`]: [`UNetConfig`] with the `seed` (original CleanU_Net) and `compact` presets
 //!   and the input/output size arithmetic;
 //! - [`cpu_unet`]: [`CpuUNet`], a fast CPU inference engine for same-padded networks;
+//! - [`gemm_kernels`]: the layers' forward and backward passes on zero-bordered NHWC
+//!   batches as `gemm` products, for training on the CPU;
+//! - [`gemm_ops`]: those kernels as burn operations on the Flex backend, their backward
+//!   passes registered with burn's autodiff;
+//! - [`gemm_forward`]: [`UNet::forward_gemm`], the network's forward through them;
 //! - [`unet`]: the burn network [`UNet`] (runs on any burn device: Flex CPU, wgpu, WebGPU);
 //! - [`weights`]: one safetensors file holding the config and the tensors, and the
 //!   shipped default weights.
@@ -11,6 +16,9 @@
 pub mod blend;
 pub mod config;
 pub mod cpu_unet;
+pub mod gemm_forward;
+pub mod gemm_kernels;
+pub mod gemm_ops;
 pub mod unet;
 pub mod weights;
 

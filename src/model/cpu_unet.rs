@@ -413,8 +413,8 @@ impl CpuUNet {
 
 /// A raw pointer that may cross threads; each thread writes disjoint rows through it.
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: only used by `for_row_chunks` bodies, which write disjoint rows.
+pub(super) struct SendPtr(pub(super) *mut f32);
+// SAFETY: only used by `for_row_chunks` bodies (here and in `gemm_kernels`), which write disjoint rows.
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
@@ -423,7 +423,7 @@ impl SendPtr {
     ///
     /// # Safety
     /// As for [`pointer::add`]: the result must stay inside the buffer.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
+    pub(super) unsafe fn at(self, offset: usize) -> *mut f32 {
         // SAFETY: forwarded to the caller.
         unsafe { self.0.add(offset) }
     }
@@ -433,7 +433,7 @@ impl SendPtr {
     /// # Safety
     /// The range must lie inside the buffer, and no other live reference or thread may
     /// touch it while the slice lives.
-    unsafe fn slice<'a>(self, offset: usize, len: usize) -> &'a mut [f32] {
+    pub(super) unsafe fn slice<'a>(self, offset: usize, len: usize) -> &'a mut [f32] {
         // SAFETY: forwarded to the caller.
         unsafe { std::slice::from_raw_parts_mut(self.at(offset), len) }
     }
@@ -441,7 +441,7 @@ impl SendPtr {
 
 /// Runs `body` on contiguous chunks of `0..rows`, one per thread (natively; on wasm,
 /// one chunk on the calling thread).
-fn for_row_chunks(rows: usize, body: impl Fn(core::ops::Range<usize>) + Sync) {
+pub(super) fn for_row_chunks(rows: usize, body: impl Fn(core::ops::Range<usize>) + Sync) {
     #[cfg(not(target_family = "wasm"))]
     {
         use rayon::prelude::*;

@@ -1,6 +1,11 @@
 //! The training loop: batches of augmented crops, optimiser steps, per-epoch
 //! validation, history and plots, checkpoints, best-model export, resume and a
 //! wall-clock limit.
+//!
+//! On the CPU, same-padded networks without batch norm train through unetseg's gemm
+//! layers ([`UNet::forward_gemm`]: the same gradients, several times faster); the
+//! environment variable `UNETSEG_TRAIN_LAYERS=burn` forces burn's own layers, which
+//! every other network and device uses.
 
 use std::path::Path;
 use std::time::Instant;
@@ -207,6 +212,14 @@ struct Run<'a> {
     /// Input and output crop sizes.
     sizes: (usize, usize),
     steps_per_epoch: usize,
+    /// Whether the steps run through the gemm layers (see [`uses_gemm_layers`]).
+    gemm_layers: bool,
+}
+
+/// Whether `net` trains on `device` through unetseg's gemm layers: when they run it,
+/// unless the environment variable `UNETSEG_TRAIN_LAYERS` is `burn`.
+fn uses_gemm_layers(net: &UNet, device: &Device) -> bool {
+    net.runs_on_gemm_layers(device) && std::env::var("UNETSEG_TRAIN_LAYERS").map_or(true, |v| v != "burn")
 }
 
 impl<'a> Run<'a> {
@@ -250,7 +263,21 @@ impl<'a> Run<'a> {
         write_json(&out.join("run.json"), options)?;
         let steps_per_epoch = data.train.len().div_ceil(options.batch);
         let optim = optimizer(options);
-        Ok(Self { options, device, base_device, net, optim, state, records, average, swa, sizes, steps_per_epoch })
+        let gemm_layers = uses_gemm_layers(&net, &device);
+        Ok(Self {
+            options,
+            device,
+            base_device,
+            net,
+            optim,
+            state,
+            records,
+            average,
+            swa,
+            sizes,
+            steps_per_epoch,
+            gemm_layers,
+        })
     }
 
     /// The network that is validated and exported (see [`candidate`]).
@@ -284,7 +311,7 @@ impl<'a> Run<'a> {
             }
             let (x, targets) =
                 batch(chunk, self.sizes, &config, &options.augment, &data.weighting, &mut rng, &self.device)?;
-            let logits = self.net.forward(x);
+            let logits = if self.gemm_layers { self.net.forward_gemm(x) } else { self.net.forward(x) };
             let loss = loss::cross_entropy(logits.clone(), &targets);
             let grads = GradientsParams::from_grads(loss.backward(), &self.net);
             // Steps done over steps in the whole run.
@@ -421,6 +448,7 @@ pub fn train(options: &TrainOptions, resume: bool) -> Result<TrainSummary> {
     options.augment.validate()?;
     let data = RunData::load(options)?;
     let mut run = Run::open(options, resume, &data)?;
+    eprintln!("layers: {}", if run.gemm_layers { "unetseg's gemm layers (CPU)" } else { "burn's" });
     let remaining = options.epochs.saturating_sub(run.state.epochs_done);
     let bar = progress_bar(options, remaining * run.steps_per_epoch)?;
     let deadline = options.max_minutes.map(|m| m * 60.0);
