@@ -9,6 +9,7 @@
 //! - [`gemm_ops`]: those kernels as burn operations on the Flex backend, their backward
 //!   passes registered with burn's autodiff;
 //! - [`gemm_forward`]: [`UNet::forward_gemm`], the network's forward through them;
+//! - `matmul`: the one shape of `gemm` call that both engines make;
 //! - [`unet`]: the burn network [`UNet`] (runs on any burn device: Flex CPU, wgpu, WebGPU);
 //! - [`weights`]: one safetensors file holding the config and the tensors, and the
 //!   shipped default weights.
@@ -19,6 +20,7 @@ pub mod cpu_unet;
 pub mod gemm_forward;
 pub mod gemm_kernels;
 pub mod gemm_ops;
+mod matmul;
 pub mod unet;
 pub mod weights;
 

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 
 use burn::tensor::Tensor;
 
+use super::matmul::{matmul, Strided};
 use super::{Padding, UNet, UNetConfig};
 use crate::{Error, Result};
 
@@ -162,26 +163,13 @@ impl Conv3x3 {
                 // input, all inside its (h + 2) x pitch buffer; dst writes pixels
                 // m0 + pitch + 1 .. m1 + pitch of the output, the rows `rows` only.
                 unsafe {
-                    gemm::gemm(
-                        m1 - m0,
-                        out_c,
-                        3 * c,
+                    matmul(
+                        (m1 - m0, out_c, 3 * c),
                         dst.at((m0 + pitch + 1) * out_c),
-                        1,
-                        out_c as isize,
+                        out_c,
                         i > 0 || ky > 0,
-                        input.data.as_ptr().add((m0 + ky * pitch) * c),
-                        1,
-                        c as isize,
-                        weights.as_ptr(),
-                        1,
-                        out_c as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        Strided::rows(input.data.as_ptr().add((m0 + ky * pitch) * c), c),
+                        Strided::rows(weights.as_ptr(), out_c),
                     );
                 }
             }
@@ -231,26 +219,13 @@ impl UpConv {
                     // SAFETY: lhs reads the w inner pixels of input row y + 1; dst writes
                     // output pixels 1 ..= 2w of row oy; rhs reads 2 out of every 4 out columns.
                     unsafe {
-                        gemm::gemm(
-                            w,
-                            2 * out_c,
-                            cin,
+                        matmul(
+                            (w, 2 * out_c, cin),
                             row.as_mut_ptr().add(out_c),
-                            1,
-                            (2 * out_c) as isize,
+                            2 * out_c,
                             false,
-                            input.data.as_ptr().add(((y + 1) * in_pitch + 1) * cin),
-                            1,
-                            cin as isize,
-                            self.weights.as_ptr().add(dy * 2 * out_c),
-                            1,
-                            (4 * out_c) as isize,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
+                            Strided::rows(input.data.as_ptr().add(((y + 1) * in_pitch + 1) * cin), cin),
+                            Strided::rows(self.weights.as_ptr().add(dy * 2 * out_c), 4 * out_c),
                         );
                     }
                     for pixel in row[out_c..(2 * w + 1) * out_c].chunks_exact_mut(out_c) {

@@ -30,6 +30,7 @@ use core::ops::Range;
 use std::borrow::Cow;
 
 use super::cpu_unet::{for_row_chunks, SendPtr};
+use super::matmul::{matmul, Strided};
 
 /// The shape of a batch of activations stored with a one-pixel zero border around each
 /// image: `[images, height + 2, width + 2, channels]`, row-major, channels innermost.
@@ -202,26 +203,13 @@ unsafe fn convolve_rows(
         // it, see the debug assertion); dst writes pixels m0 + pitch + 1 .. m1 + pitch of the
         // output, i.e. stored rows rows.start + 1 ..= rows.end, which the caller reserves.
         unsafe {
-            gemm::gemm(
-                m1 - m0,
-                out_c,
-                3 * c,
+            matmul(
+                (m1 - m0, out_c, 3 * c),
                 dst.at((m0 + pitch + 1) * out_c),
-                1,
-                out_c as isize,
+                out_c,
                 accumulate || ky > 0,
-                input.as_ptr().add((m0 + ky * pitch) * c),
-                1,
-                c as isize,
-                weights.as_ptr(),
-                1,
-                out_c as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+                Strided::rows(input.as_ptr().add((m0 + ky * pitch) * c), c),
+                Strided::rows(weights.as_ptr(), out_c),
             );
         }
     }
@@ -573,26 +561,13 @@ fn conv3x3_weight_gradient(x: &[f32], shape: Bordered, grad: &[f32], slab: Slab,
             // pixels m0 + pitch + 1 .. m1 + pitch + 1 of `grad`, all stored rows of the batch;
             // dst is this chunk's own 3c x out_c sums.
             unsafe {
-                gemm::gemm(
-                    3 * c,
-                    out_c,
-                    m1 - m0,
+                matmul(
+                    (3 * c, out_c, m1 - m0),
                     sums.as_mut_ptr(),
-                    1,
-                    out_c as isize,
+                    out_c,
                     false,
-                    x.as_ptr().add((m0 + ky * pitch) * c),
-                    c as isize,
-                    1,
-                    grad.as_ptr().add((m0 + pitch + 1) * out_c),
-                    1,
-                    out_c as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    Strided::transposed(x.as_ptr().add((m0 + ky * pitch) * c), c),
+                    Strided::rows(grad.as_ptr().add((m0 + pitch + 1) * out_c), out_c),
                 );
             }
             sums
@@ -729,26 +704,13 @@ pub fn up_conv2x2(x: &[f32], shape: Bordered, weight: &[f32], bias: &[f32]) -> V
                 // SAFETY: lhs reads the w inner pixels of input row y; dst writes the 2w inner
                 // pixels of this output row; rhs reads 2 out_c of every 4 out_c weight columns.
                 unsafe {
-                    gemm::gemm(
-                        w,
-                        2 * out_c,
-                        c,
+                    matmul(
+                        (w, 2 * out_c, c),
                         out_row.as_mut_ptr(),
-                        1,
-                        (2 * out_c) as isize,
+                        2 * out_c,
                         false,
-                        x.as_ptr().add(shape.at(image, y, 0)),
-                        1,
-                        c as isize,
-                        weights.as_ptr().add(dy * 2 * out_c),
-                        1,
-                        (4 * out_c) as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        Strided::rows(x.as_ptr().add(shape.at(image, y, 0)), c),
+                        Strided::rows(weights.as_ptr().add(dy * 2 * out_c), 4 * out_c),
                     );
                 }
                 for pixel in out_row.chunks_exact_mut(out_c) {
@@ -791,26 +753,13 @@ pub fn up_conv2x2_backward(
                 // SAFETY: lhs reads the w inner pixels of input row y, rhs the 2w inner pixels
                 // of this output row; dst is this chunk's own sums, columns of this dy.
                 unsafe {
-                    gemm::gemm(
-                        c,
-                        2 * out_c,
-                        w,
+                    matmul(
+                        (c, 2 * out_c, w),
                         weight_sum.as_mut_ptr().add(dy * 2 * out_c),
-                        1,
-                        (4 * out_c) as isize,
+                        4 * out_c,
                         true,
-                        x.as_ptr().add(shape.at(image, y, 0)),
-                        c as isize,
-                        1,
-                        g.as_ptr(),
-                        1,
-                        (2 * out_c) as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        Strided::transposed(x.as_ptr().add(shape.at(image, y, 0)), c),
+                        Strided::rows(g.as_ptr(), 2 * out_c),
                     );
                 }
                 for pixel in g.chunks_exact(out_c) {
@@ -851,26 +800,13 @@ pub fn up_conv2x2_backward(
                     // every 4 out_c weight columns; dst writes the w inner pixels of input row y,
                     // which belongs to this chunk alone.
                     unsafe {
-                        gemm::gemm(
-                            w,
-                            c,
-                            2 * out_c,
+                        matmul(
+                            (w, c, 2 * out_c),
                             dst.at(shape.at(image, y, 0)),
-                            1,
-                            c as isize,
+                            c,
                             dy > 0,
-                            grad_output.as_ptr().add(out_shape.at(image, 2 * y + dy, 0)),
-                            1,
-                            (2 * out_c) as isize,
-                            weights.as_ptr().add(dy * 2 * out_c),
-                            (4 * out_c) as isize,
-                            1,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
+                            Strided::rows(grad_output.as_ptr().add(out_shape.at(image, 2 * y + dy, 0)), 2 * out_c),
+                            Strided::transposed(weights.as_ptr().add(dy * 2 * out_c), 4 * out_c),
                         );
                     }
                 }
