@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/unetseg/target}"
-export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-1}"
+# Not incremental: rustc 1.95's incremental release build of this crate for wasm32
+# left a symbol of its own undefined (imported from "env", see below) after some edits.
+export CARGO_INCREMENTAL=0
 
 nice -n 10 cargo build --release --lib --target wasm32-unknown-unknown
 
@@ -27,6 +29,13 @@ if [ -f pkg/unetseg_bg.wasm ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sour
 else
     rm -rf pkg.tmp
     wasm-bindgen --target web --no-typescript --out-name unetseg --out-dir pkg.tmp "$raw"
+    # A module that imports from "env" names a symbol the linker left undefined: no
+    # browser can instantiate it (seen with incremental builds: a `.llvm.`-suffixed
+    # symbol of unetseg itself). Refuse it here rather than in the page.
+    if grep -q 'from "env"' pkg.tmp/unetseg.js; then
+        echo "build-web: $raw imports undefined symbols from \"env\"; rebuild it (touch src/lib.rs)" >&2
+        exit 1
+    fi
     if [ "$use_opt" = 1 ]; then
         echo "build-web: wasm-opt -O1 (two or three minutes)"
         # -O1 gave the smallest gzipped module here (4.0 MB; -O3 and -Oz 4.3 MB)

@@ -78,7 +78,8 @@ export async function openPage(browser, url) {
   context.on('request', (r) => { if (!requests.includes(r.url())) requests.push(r.url()); });
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.goto(url);
+  // Generous: on a busy 2-core machine SwiftShader and the 4 MB module take a while.
+  await page.goto(url, { timeout: 120_000 });
   await page.waitForFunction(
     () => /^Ready/.test(document.querySelector('[data-testid=status]').textContent),
     null, { timeout: 120_000 });
