@@ -474,7 +474,7 @@ function tsv(value) {
   return String(value ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ');
 }
 
-const INDEX_COLUMNS = ['file', 'original_name', 'page', 'pages', 'status', 'width', 'height', 'bit_depth', 'cells',
+const INDEX_COLUMNS = ['file', 'original_name', 'page', 'pages', 'status', 'width', 'height', 'bit_depth', 'pixel_size', 'cells',
   'threshold', 'threshold_used', 'seed_fraction', 'network_ms', 'post_ms', 'engine', 'weights', 'weights_sha256', 'message'];
 
 /** One line of index.tsv for `card`: the original name, the settings, the weights and the outcome. */
@@ -490,6 +490,7 @@ function indexLine(card) {
     width: card.size?.[0] ?? '',
     height: card.size?.[1] ?? '',
     bit_depth: card.depth ?? '',
+    pixel_size: card.pixelSize ?? '',
     cells: done ? card.cells : '',
     threshold: done ? (shown.threshold === null ? 'otsu' : shown.threshold) : '',
     threshold_used: done ? card.thresholdUsed.toFixed(4).replace(/0+$/, '').replace(/\.$/, '') : '',

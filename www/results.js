@@ -55,9 +55,14 @@ const DOWNLOADS = {
   'mask.png': ['[data-testid=download-mask]', 'image/png'],
   'cut.png': ['[data-testid=download-cut]', 'image/png'],
   'labels.png': ['[data-testid=download-labels]', 'image/png'],
+  'labels.tif': ['[data-testid=download-labels]', 'image/tiff'],
   'cells.csv': ['[data-testid=download-csv]', 'text/csv'],
+  'RoiSet.zip': ['[data-testid=download-roiset]', 'application/zip'],
   'prob.png': ['[data-testid=download-prob]', 'image/png'],
 };
+
+/** What the labels link says for each of the two label files. */
+const LABEL_WORDS = { 'labels.png': 'Cell labels PNG (16-bit)', 'labels.tif': 'Cell labels TIFF (32-bit)' };
 
 const STATE_WORDS = { queued: 'waiting', running: 'running', done: 'done', error: 'failed', cancelled: 'cancelled' };
 
@@ -154,11 +159,15 @@ export class ResultCard {
     this.#changed();
   }
 
-  /** Shows the input (`depth` bits per sample in the file, 32: float) while the network still runs. */
-  setInput(bytes, width, height, depth) {
+  /**
+   * Shows the input (`depth` bits per sample in the file, 32: float; `pixelSize` as the
+   * file gives it, e.g. "4 x 4 nm", or null) while the network still runs.
+   */
+  setInput(bytes, width, height, depth, pixelSize) {
     this.#setImage('input', bytes);
     this.size = [width, height];
     this.depth = depth;
+    this.pixelSize = pixelSize;
     this.#changed();
   }
 
@@ -176,6 +185,7 @@ export class ResultCard {
     this.setState('done', '');
     const depth = { 16: ', 16-bit', 32: ', 32-bit float' }[this.depth] ?? '';
     this.$('.fact-size').textContent = `${this.size[0]} × ${this.size[1]}${depth}`;
+    this.$('.fact-pixel').textContent = this.pixelSize ? this.pixelSize.replace(' x ', ' × ') : 'not given';
     this.$('.fact-time').textContent = formatMs(networkMs);
     this.$('.fact-backend').textContent = backend;
     this.$('.fact-weights').textContent = weights ? weights.name : '';
@@ -195,7 +205,10 @@ export class ResultCard {
   setAnalysis({ view, postMs }, params) {
     this.shown = { ...params };
     this.root.dataset.params = paramsKey(params);
+    // The analysis's files replace the previous analysis's (labels.png may become labels.tif).
+    this.files = { 'prob.png': this.files['prob.png'] };
     for (const file of view.files) this.files[file.suffix] = file.bytes;
+    this.$('[data-testid=file-errors]').textContent = view.fileErrors.length ? `Not made: ${view.fileErrors.join('; ')}` : '';
     this.#setImage('cut', this.files['cut.png']);
     this.#setImage('mask', this.files['mask.png']);
     this.#setImage('labels', view.labelsColour);
@@ -210,7 +223,17 @@ export class ResultCard {
     this.thresholdUsed = view.threshold;
     this.#showLevels();
     this.$('.fact-post').textContent = formatMs(postMs);
-    for (const [suffix, [selector, type]] of Object.entries(DOWNLOADS)) this.#setDownload(selector, suffix, type);
+    // Each link points at the file made for it (labels.png or labels.tif), or at nothing.
+    const made = new Map();
+    for (const [suffix, [selector, type]] of Object.entries(DOWNLOADS)) {
+      if (suffix in this.files) made.set(selector, [suffix, type]);
+    }
+    for (const [selector] of Object.values(DOWNLOADS)) {
+      if (made.has(selector)) this.#setDownload(selector, ...made.get(selector));
+      else this.#clearDownload(selector);
+    }
+    const labels = made.get('[data-testid=download-labels]')?.[0] ?? 'labels.png';
+    this.$('[data-testid=download-labels]').textContent = LABEL_WORDS[labels];
     this.$('[data-testid=download-cut]').textContent = `Probability cut PNG (at ${(this.thresholdUsedForCut()).toFixed(2)})`;
     if (this.state === 'done') this.current?.update();
     this.#setBusy(this.state === 'done' && paramsKey(this.settings) !== paramsKey(params));
@@ -325,6 +348,14 @@ export class ResultCard {
       else link.removeAttribute('aria-disabled');
     }
     if (!busy) for (const resolve of this.settled.splice(0)) resolve();
+  }
+
+  /** Takes the link `selector` away from any file (one that could not be made). */
+  #clearDownload(selector) {
+    const link = this.$(selector);
+    if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
+    link.removeAttribute('href');
+    link.removeAttribute('download');
   }
 
   /** Points the link `selector` at this result's file `suffix`. */

@@ -82,7 +82,7 @@ const handlers = {
   async segment({ rid, key, bytes, name, params }) {
     try {
       const pages = decodeImage(new Uint8Array(bytes), name);
-      post({ rid, type: 'pages', sizes: pages.map((p) => [p.width, p.height, p.bitDepth]) });
+      post({ rid, type: 'pages', sizes: pages.map((p) => [p.width, p.height, p.bitDepth, p.pixelSize ?? null]) });
       await nextTask(); // cancels of pages that were not known before
       for (let i = 0; i < pages.length; i++) {
         const page = pages[i];

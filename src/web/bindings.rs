@@ -60,6 +60,13 @@ impl InputImage {
         self.page.bit_depth()
     }
 
+    /// The physical size of one pixel as the file gives it (`4 x 4 nm`; an OME-TIFF's
+    /// PhysicalSizeX/Y), if it does.
+    #[wasm_bindgen(getter, js_name = pixelSize)]
+    pub fn pixel_size(&self) -> Option<String> {
+        self.pixel_size.map(|size| size.to_string())
+    }
+
     /// The page as an 8-bit gray PNG for display (16-bit and float pages stretched
     /// over their own range).
     #[wasm_bindgen(js_name = previewPng)]

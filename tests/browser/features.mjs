@@ -13,6 +13,8 @@
 //  7. batch: apply to all, remembered settings, progress with estimate, table;
 //  8. keyboard and accessibility (WAI-ARIA tabs, visible help, axe-core);
 //  9. float32 and planar RGB TIFF, too-small images, drops anywhere on the page.
+// And of issue 16 (formats in and out): an OME-TIFF's pixel size shown and used, the
+// ImageJ ROI set offered per image and in the ZIP.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -515,6 +517,37 @@ export function dailyToolTests({ browser, url, webgpu }) {
       const [dropped] = await lastCards(page, 1);
       assert.equal(await dropped.locator('.result-name').textContent(), 'dropped.png');
       assert.equal(await dropped.getAttribute('data-state'), 'done');
+      assert.deepEqual(session.errors, []);
+    });
+
+    test('16: an OME-TIFF\'s pixel size is shown, gives the CSV physical areas and is in index.tsv; each image offers its ROI set', async () => {
+      const { page } = session;
+      await clearAll(page);
+      // tests/fixtures/imageio/ome_pyramid.ome.tif (tifffile): two 24 x 40 planes, pixels 4 nm x 0.005 µm.
+      const ome = readFileSync(join(repoRoot, 'tests', 'fixtures', 'imageio', 'ome_pyramid.ome.tif'));
+      const image = emPng('cells.png', 96, 80, 10, 20);
+      await dropFiles(page, [{ name: 'pyramid.ome.tif', mimeType: 'image/tiff', buffer: ome }, image], 3);
+      const [first, second, plain] = await lastCards(page, 3);
+      for (const card of [first, second, plain]) assert.equal(await card.getAttribute('data-state'), 'done', await card.textContent());
+      assert.equal(await first.locator('.fact-pixel').textContent(), '4 × 5 nm');
+      assert.equal(await plain.locator('.fact-pixel').textContent(), 'not given');
+      const header = (await download(page, first.getByTestId('download-csv'))).bytes.toString('utf8').split('\n')[0];
+      assert.match(header, /area_physical,area_unit/);
+      // The ROI set: one ImageJ ROI per cell, named by its label, as `unetseg segment` writes it.
+      const roiset = await download(page, plain.getByTestId('download-roiset'));
+      assert.equal(roiset.name, 'cells.RoiSet.zip');
+      const cells = parseCsv((await download(page, plain.getByTestId('download-csv'))).bytes.toString('utf8')).length;
+      assert.ok(cells > 0);
+      const rois = [...readZip(roiset.bytes).keys()];
+      assert.equal(rois.length, cells);
+      assert.ok(rois.every((name) => /^\d+\.roi$/.test(name)), rois.join(' '));
+      const native = nativeOutputs(image);
+      assert.equal(readZip(native['cells.RoiSet.zip']).size, Number(await plain.locator('.fact-cells').textContent()));
+      const zip = readZip((await download(page, page.getByTestId('download-zip'))).bytes);
+      assert.deepEqual(readZip(zip.get('cells/cells.RoiSet.zip')), readZip(roiset.bytes));
+      const index = parseTsv(zip.get('index.tsv').toString('utf8'));
+      assert.deepEqual(index.map((r) => r.pixel_size), ['4 x 5 nm', '4 x 5 nm', '']);
+      assert.equal(await page.getByTestId('file-errors').first().textContent(), '');
       assert.deepEqual(session.errors, []);
     });
   });
