@@ -162,8 +162,8 @@ mod files;
 
 #[cfg(not(target_family = "wasm"))]
 pub use files::{
-    image_files, pair_images_with_masks, read_gray8, read_image_file, read_mask, read_pages, write_png_rgb,
-    write_png_u16, write_png_u8, ImageMaskPair, IMAGE_EXTENSIONS,
+    image_files, pair_images_with_masks, read_annotation, read_gray8, read_image_file, read_mask, read_pages,
+    write_png_rgb, write_png_u16, write_png_u8, ImageMaskPair, IMAGE_EXTENSIONS,
 };
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! the watershed post-processing, the ISBI 2012 metrics, the U-Net (burn) with
 //! its training and tiled inference, and the wasm entry points of the web page.
 
+pub mod annotation;
 pub mod augment;
 pub mod cells;
 #[cfg(not(target_family = "wasm"))]

@@ -6,6 +6,7 @@
 use rand::{Rng, RngExt};
 
 use super::geometry::symmetric_index;
+use crate::annotation;
 use crate::error::{Error, Result};
 use crate::raster::{GrayF32, GrayU8, Raster};
 
@@ -179,11 +180,25 @@ impl ElasticField {
     }
 
     /// Deforms a 0/255 mask with the same resampling and re-binarises it:
-    /// interpolated values above 127.5 become 255, the rest 0.
+    /// interpolated values above 127.5 become 255, the rest 0. A 3-level annotation
+    /// ([`crate::annotation`]) keeps its unlabelled pixels: where the interpolated
+    /// share of 128s is above one half the result is 128, elsewhere the cells
+    /// (255s) decide as in a binary mask. A binary mask gives the same result
+    /// either way.
     pub fn warp_mask(&self, mask: &GrayU8) -> Result<GrayU8> {
         let (w, h) = mask.dims();
-        let values = self.sample(mask)?;
-        Raster::new(w, h, values.into_iter().map(|v| if v > MASK_THRESHOLD { 255 } else { 0 }).collect())
+        let cell = |v: f32| if v > MASK_THRESHOLD { annotation::CELL } else { annotation::MEMBRANE };
+        if !mask.data().contains(&annotation::UNLABELLED) {
+            return Raster::new(w, h, self.sample(mask)?.into_iter().map(cell).collect());
+        }
+        let cells = self.sample(&mask.map(|v| if v == annotation::CELL { 255 } else { 0 }))?;
+        let unlabelled = self.sample(&mask.map(|v| if v == annotation::UNLABELLED { 255 } else { 0 }))?;
+        let warped = cells
+            .into_iter()
+            .zip(unlabelled)
+            .map(|(c, u)| if u > MASK_THRESHOLD { annotation::UNLABELLED } else { cell(c) })
+            .collect();
+        Raster::new(w, h, warped)
     }
 }
 

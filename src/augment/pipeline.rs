@@ -7,6 +7,7 @@ use rand::{Rng, RngExt};
 use super::elastic::ElasticField;
 use super::geometry::{crop_symmetric, flip, Flip};
 use super::intensity::{brightness, gaussian_noise, normalize_minmax, uniform_noise};
+use crate::annotation;
 use crate::error::{Error, Result};
 use crate::raster::{GrayF32, GrayU8, Raster};
 
@@ -108,9 +109,10 @@ pub fn training_sample_with<R: Rng + ?Sized>(
     Ok((normalize_minmax(&input), mask_classes(&target)))
 }
 
-/// The mask as class ids, 0 = membrane (value <= 127), 1 = cell.
+/// The mask as class ids, 0 = membrane (value <= 127), 1 = cell, and 128 (unlabelled)
+/// [`annotation::UNLABELLED_CLASS`] ([`annotation::classes`]).
 pub(super) fn mask_classes(mask: &GrayU8) -> Raster<u8> {
-    mask.map(|v| u8::from(v > 127))
+    annotation::classes(mask)
 }
 
 /// Checks what every training sample needs: an image and mask of one size, not empty,

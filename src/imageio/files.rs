@@ -41,6 +41,15 @@ pub fn read_mask(path: &Path) -> Result<GrayU8> {
     Ok(mask)
 }
 
+/// Reads a training mask (first page, as by [`read_gray8`]): a binary mask or a
+/// 3-level annotation, every pixel 0 (membrane), 128 (unlabelled) or 255 (cell).
+/// Otherwise the error names the file and each other value ([`crate::annotation::check`]).
+pub fn read_annotation(path: &Path) -> Result<GrayU8> {
+    let mask = read_gray8(path)?;
+    crate::annotation::check(&mask).map_err(|e| Error::file(path, e))?;
+    Ok(mask)
+}
+
 /// File extensions read as images when listing a folder.
 pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "tif", "tiff", "jpg", "jpeg"];
 

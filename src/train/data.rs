@@ -4,25 +4,25 @@
 
 use std::path::Path;
 
-use crate::imageio;
 use crate::raster::{GrayU8, Raster};
+use crate::{annotation, imageio};
 use crate::{Error, Result};
 
-/// One labelled slice: the gray image and its binary mask.
+/// One labelled slice: the gray image and its mask.
 #[derive(Clone, Debug)]
 pub struct Slice {
     /// Where it came from (file name, or `file#page`), for messages.
     pub name: String,
     /// The 8-bit gray image.
     pub image: GrayU8,
-    /// The mask, same size: 0 = membrane, 255 = cell.
+    /// The mask, same size: 0 = membrane, 255 = cell, 128 = unlabelled (an annotation).
     pub mask: GrayU8,
 }
 
 impl Slice {
-    /// The mask as class ids (0 = membrane, 1 = cell).
+    /// The mask as class ids (0 = membrane, 1 = cell, [`annotation::UNLABELLED_CLASS`]).
     pub fn classes(&self) -> Raster<u8> {
-        self.mask.map(|v| u8::from(v > 127))
+        annotation::classes(&self.mask)
     }
 }
 
@@ -32,7 +32,8 @@ const TIFF_LABELS: &str = "train-labels.tif";
 
 /// Reads every labelled slice under `dir`: either `images/` + `masks/` (paired by file
 /// stem, sorted by name) or `train-volume.tif` + `train-labels.tif` (paired by page).
-/// Fails, naming the file, on a missing mask, a size mismatch, a non-binary mask or no data.
+/// Masks may be 3-level annotations ([`annotation`]). Fails, naming the file, on a
+/// missing mask, a size mismatch, a mask value other than 0, 128 and 255, or no data.
 pub fn load_slices(dir: &Path) -> Result<Vec<Slice>> {
     let volume = dir.join(TIFF_VOLUME);
     if volume.is_file() {
@@ -49,12 +50,17 @@ pub fn load_slices(dir: &Path) -> Result<Vec<Slice>> {
     imageio::pair_images_with_masks(&images_dir, &masks_dir)?
         .into_iter()
         .map(|p| {
-            pair(p.image.display().to_string(), imageio::read_gray8(&p.image)?, imageio::read_mask(&p.mask)?, &p.mask)
+            pair(
+                p.image.display().to_string(),
+                imageio::read_gray8(&p.image)?,
+                imageio::read_annotation(&p.mask)?,
+                &p.mask,
+            )
         })
         .collect()
 }
 
-/// Pairs an image with its 0/255 mask after checking that the sizes agree.
+/// Pairs an image with its 0/128/255 mask after checking that the sizes agree.
 fn pair(name: String, image: GrayU8, mask: GrayU8, mask_name: impl AsRef<Path>) -> Result<Slice> {
     if image.dims() != mask.dims() {
         return Err(Error::file(
@@ -94,7 +100,7 @@ fn load_tiff_pair(volume: &Path, labels: &Path) -> Result<Vec<Slice>> {
         .map(|(page, (image, mask))| {
             let mask = mask.to_u8();
             let mask_name = format!("{}#{page}", labels.display());
-            imageio::check_binary_mask(&mask).map_err(|e| Error::file(&mask_name, e))?;
+            annotation::check(&mask).map_err(|e| Error::file(&mask_name, e))?;
             pair(format!("{}#{page}", volume.display()), image.to_u8(), mask, mask_name)
         })
         .collect()

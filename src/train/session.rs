@@ -327,7 +327,7 @@ impl<'a> Run<'a> {
                 return Err(Error::invalid(format!("the loss diverged (epoch {epoch}); try a smaller --lr")));
             }
             let step_correct = loss::correct_pixels(logits.without_autodiff(), &targets);
-            let step_pixels = chunk.len() * self.sizes.1 * self.sizes.1;
+            let step_pixels = targets.labelled;
             sums.loss += step_loss;
             sums.correct += step_correct;
             sums.pixels += step_pixels;
@@ -336,7 +336,7 @@ impl<'a> Run<'a> {
             bar.set_message(format!(
                 "epoch {epoch}/{} loss {step_loss:.4} acc {:.4}",
                 options.epochs,
-                step_correct as f64 / step_pixels as f64
+                step_correct as f64 / step_pixels.max(1) as f64
             ));
         }
         Ok((self, sums))
@@ -364,7 +364,7 @@ impl<'a> Run<'a> {
         let record = EpochRecord {
             epoch,
             train_loss: sums.loss / sums.steps as f64,
-            train_acc: sums.correct as f64 / sums.pixels as f64,
+            train_acc: sums.correct as f64 / sums.pixels.max(1) as f64,
             val_loss: validation.map(|v| v.loss),
             val_acc: validation.map(|v| v.accuracy),
             val_v_rand: validation.map(|v| v.v_rand),

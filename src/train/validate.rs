@@ -51,7 +51,7 @@ pub fn validate(model: &UNet, slices: &[Slice], weighting: &LossWeighting, devic
         let targets = Targets::new(&[&truth], classes, weighting, device)?;
         loss_sum += f64::from(loss::cross_entropy(logits.clone(), &targets).into_scalar::<f32>());
         correct += loss::correct_pixels(logits.clone(), &targets);
-        pixels += truth.data().len();
+        pixels += targets.labelled;
         let (w, h) = truth.dims();
         let slice_scores = if classes == 2 {
             // The ISBI scoring: V_rand of the cell probability map, best over thresholds.

@@ -61,11 +61,12 @@ fn bad_data_is_refused_before_training_with_the_file_named() {
     let err = train_error(&mismatch);
     assert!(err.contains("masks/a.png") && err.contains("32x64"), "{err}");
 
+    // 0, 128 (unlabelled) and 255 are the values of a training mask; 77 is none of them.
     let gray = data_dir("gray");
     add_slice(&gray, "24", "a.png", 64);
-    write_png_u8(&gray.join("masks/a.png"), &Raster::filled(64, 64, 128)).unwrap();
+    write_png_u8(&gray.join("masks/a.png"), &Raster::from_fn(64, 64, |x, _| [0, 128, 255, 77][x % 4])).unwrap();
     let err = train_error(&gray);
-    assert!(err.contains("masks/a.png") && err.contains("binary"), "{err}");
+    assert!(err.contains("masks/a.png") && err.contains("77 (1024 pixels, the first at x 3, y 0)"), "{err}");
 
     for dir in [empty, missing, mismatch, gray] {
         std::fs::remove_dir_all(dir).unwrap();

@@ -1,16 +1,18 @@
 //! Properties of the augmentations on random inputs (proptest): flips are
 //! involutions, alpha 0 elastic deformation and pad-then-crop are
 //! identities, masks stay binary, seeds repeat, normalised values lie in
-//! [0, 1], and the training pipeline's crops line up and have the right sizes.
+//! [0, 1], the training pipeline's crops line up and have the right sizes, and
+//! 3-level annotations keep their unlabelled pixels.
 
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use unetseg::augment::{
     crop, crop_symmetric, flip, normalize_minmax, pad_symmetric, training_sample, training_sample_with, AugmentParams,
-    ElasticField, Flip, Padding,
+    AugmentRecipe, ElasticField, Flip, Padding, RobustParams,
 };
-use unetseg::{GrayU8, Raster};
+use unetseg::normalization::Normalization;
+use unetseg::{annotation, GrayU8, Raster};
 
 /// A random `w` x `h` raster of bytes, `w`, `h` in `1..max`.
 fn image(max: usize) -> impl Strategy<Value = GrayU8> {
@@ -152,4 +154,61 @@ fn bad_sizes_are_errors() {
     assert!(training_sample(&img, &Raster::filled(8, 9, 0u8), 8, 8, &mut rng).is_err());
     let empty = Raster::filled(0, 0, 0u8);
     assert!(training_sample(&empty, &empty, 8, 8, &mut rng).is_err());
+}
+
+/// ISBI slice 24 as a 3-level annotation: its mask with a 128 (unlabelled) band
+/// across the middle, and a 128 column.
+fn slice_24_annotation() -> (GrayU8, GrayU8) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/isbi2012/train");
+    let img = unetseg::imageio::read_gray8(std::path::Path::new(&format!("{dir}/images/24.png"))).unwrap();
+    let m = unetseg::imageio::read_mask(std::path::Path::new(&format!("{dir}/masks/24.png"))).unwrap();
+    let annotation = Raster::from_fn(m.width(), m.height(), |x, y| {
+        if (200..300).contains(&y) || (40..60).contains(&x) {
+            annotation::UNLABELLED
+        } else {
+            m.get(x, y)
+        }
+    });
+    (img, annotation)
+}
+
+#[test]
+fn elastic_warping_keeps_the_three_levels_of_an_annotation() {
+    let (_, annotation) = slice_24_annotation();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let field = ElasticField::random(annotation.width(), annotation.height(), 34.0, 4.0, 32, &mut rng).unwrap();
+    let warped = field.warp_mask(&annotation).unwrap();
+    let count = |m: &GrayU8, v: u8| m.data().iter().filter(|&&p| p == v).count();
+    assert!(warped.data().iter().all(|&v| [0, 128, 255].contains(&v)));
+    // The warp moves pixels but keeps the share of each level to a few percent.
+    for level in [0, 128, 255] {
+        let (before, after) = (count(&annotation, level) as f64, count(&warped, level) as f64);
+        assert!((after / before - 1.0).abs() < 0.1, "level {level}: {before} -> {after}");
+    }
+    // A zero field leaves every pixel as it is.
+    let (w, h) = annotation.dims();
+    let zero = ElasticField::from_displacements(Raster::filled(w, h, 0.0), Raster::filled(w, h, 0.0), 0).unwrap();
+    assert_eq!(zero.warp_mask(&annotation).unwrap(), annotation);
+}
+
+#[test]
+fn both_recipes_carry_unlabelled_pixels_through_as_their_own_class() {
+    let (img, annotation) = slice_24_annotation();
+    let recipes = [AugmentRecipe::Original, AugmentRecipe::Robust(RobustParams::default())];
+    for recipe in recipes {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut seen = [0usize; 3];
+        for _ in 0..6 {
+            let (_, classes) = recipe.sample(&img, &annotation, (256, 256), Normalization::MinMax, &mut rng).unwrap();
+            for &c in classes.data() {
+                match c {
+                    0 => seen[0] += 1,
+                    1 => seen[1] += 1,
+                    annotation::UNLABELLED_CLASS => seen[2] += 1,
+                    other => panic!("{recipe:?}: class {other}"),
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 1000), "{recipe:?}: membrane, cell, unlabelled {seen:?}");
+    }
 }

@@ -34,11 +34,16 @@ fn isbi_tiff_pairs_load_page_by_page() {
     let err = load_slices(&dir).unwrap_err().to_string();
     assert!(err.contains("train-labels.tif") && err.contains("2 pages"), "{err}");
 
+    // 128 is an unlabelled pixel of an annotation; 7 is no value of a training mask.
     let mut grey = masks.clone();
+    grey[2][5] = 128;
+    write_tiff(&dir.join("train-labels.tif"), &grey, w, h);
+    let slices = load_slices(&dir).unwrap();
+    assert_eq!(slices[2].classes().data()[5], unetseg::annotation::UNLABELLED_CLASS);
     grey[2][5] = 7;
     write_tiff(&dir.join("train-labels.tif"), &grey, w, h);
     let err = load_slices(&dir).unwrap_err().to_string();
-    assert!(err.contains("train-labels.tif#2") && err.contains("binary"), "{err}");
+    assert!(err.contains("train-labels.tif#2") && err.contains("7 (1 pixel, the first at x 5, y 0)"), "{err}");
 
     std::fs::remove_file(dir.join("train-labels.tif")).unwrap();
     let err = load_slices(&dir).unwrap_err().to_string();

@@ -4,6 +4,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
+use unetseg::annotation::UNLABELLED_CLASS;
 use unetseg::train::loss::{self, LossWeighting, Targets};
 use unetseg::Raster;
 
@@ -82,6 +83,62 @@ fn accuracy_counts_argmax_agreement() {
         })
         .count();
     assert_eq!(loss::correct_pixels(logits, &targets), expected);
+}
+
+/// The fixture's masks with every third pixel unlabelled.
+fn with_unlabelled(masks: &[Raster<u8>]) -> Vec<Raster<u8>> {
+    let mut masks = masks.to_vec();
+    for mask in &mut masks {
+        for (i, class) in mask.data_mut().iter_mut().enumerate() {
+            if i % 3 == 0 {
+                *class = UNLABELLED_CLASS;
+            }
+        }
+    }
+    masks
+}
+
+#[test]
+fn unlabelled_pixels_are_left_out_of_the_loss_and_the_accuracy() {
+    let f = fixture();
+    let device = Device::flex();
+    let (logits, masks) = logits_and_masks(&f, &device);
+    let masks = with_unlabelled(&masks);
+    let refs: Vec<&Raster<u8>> = masks.iter().collect();
+    let (values, shape) = (floats(&f["logits"]), usizes(&f["shape"]));
+    let plane = shape[2] * shape[3];
+    // The plain mean of -log softmax over the labelled pixels, and their arg-max hits, in f64.
+    let (mut sum, mut labelled, mut correct) = (0.0f64, 0usize, 0usize);
+    for (n, mask) in refs.iter().enumerate() {
+        for (p, &class) in mask.data().iter().enumerate() {
+            if class == UNLABELLED_CLASS {
+                continue;
+            }
+            let l = [values[n * 2 * plane + p] as f64, values[n * 2 * plane + plane + p] as f64];
+            sum += (l[0].exp() + l[1].exp()).ln() - l[class as usize];
+            labelled += 1;
+            correct += usize::from(usize::from(l[1] > l[0]) == class as usize);
+        }
+    }
+    for border in [false, true] {
+        let weighting = LossWeighting { class_weights: vec![1.0, 1.0], border };
+        let targets = Targets::new(&refs, 2, &weighting, &device).unwrap();
+        assert_eq!(targets.labelled, labelled);
+        let weights = weighting.pixel_weights(refs[0]).unwrap();
+        assert!(refs[0].data().iter().zip(&weights).all(|(&c, &w)| (c == UNLABELLED_CLASS) == (w == 0.0)));
+        if !border {
+            let got = scalar(loss::cross_entropy(logits.clone(), &targets));
+            assert!((got - sum / labelled as f64).abs() < 1e-5, "loss {got}, expected {}", sum / labelled as f64);
+            assert_eq!(loss::correct_pixels(logits.clone(), &targets), correct);
+        }
+    }
+
+    // No labelled pixel at all: a loss of 0 (not NaN) and no correct pixel.
+    let none = Raster::filled(shape[3], shape[2], UNLABELLED_CLASS);
+    let targets = Targets::new(&[&none, &none], 2, &LossWeighting::plain(2), &device).unwrap();
+    assert_eq!(targets.labelled, 0);
+    assert_eq!(scalar(loss::cross_entropy(logits.clone(), &targets)), 0.0);
+    assert_eq!(loss::correct_pixels(logits, &targets), 0);
 }
 
 #[test]
