@@ -9,6 +9,9 @@
 //! (the best model by validation V_rand, ties broken by accuracy, exported for
 //! inference: batch norm folded into the convolutions).
 //!
+//! A run may start from existing weights (`init`, `train --init`) instead of a random
+//! network: fine-tuning, with the options of a new run.
+//!
 //! Resuming restores the weights, the history, the best score and the epoch count;
 //! the optimiser's state (momentum, Adam moments) starts afresh. With `--ema`, the
 //! weight average is kept in `average.safetensors` and resumed from there. With
@@ -63,8 +66,13 @@ pub struct TrainOptions {
     /// made before the option existed).
     #[serde(default)]
     pub augment: AugmentRecipe,
-    /// Network architecture (ignored on resume: the checkpoint's config is used).
+    /// Network architecture (ignored on resume: the checkpoint's config is used; with
+    /// `init`, that file's).
     pub model: UNetConfig,
+    /// Weights file the network starts from instead of a random initialisation
+    /// (`--init`: fine-tuning); its config is `model`.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
     /// Optimiser.
     pub optimizer: OptimizerKind,
     /// Base learning rate.

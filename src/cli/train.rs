@@ -1,10 +1,12 @@
-//! `unetseg train`: train a U-Net on images with membrane masks.
+//! `unetseg train`: train a U-Net on images with membrane masks (or the page's 3-level
+//! annotations), from scratch or from existing weights (`--init`).
 
 use std::path::PathBuf;
 
 use super::Preset;
 use crate::augment::{AugmentRecipe, RobustParams};
 use crate::device::DeviceChoice;
+use crate::model::UNetConfig;
 use crate::normalization::Normalization;
 use crate::train::data::{parse_slice_range, Holdout};
 use crate::train::{self, LrSchedule, OptimizerKind, TrainOptions};
@@ -56,9 +58,14 @@ pub struct TrainArgs {
     /// only).
     #[arg(long, value_enum)]
     pub normalization: Option<Normalization>,
-    /// Architecture preset.
-    #[arg(long, value_enum, default_value_t = Preset::Compact)]
-    pub model: Preset,
+    /// Architecture preset (default compact).
+    #[arg(long, value_enum)]
+    pub model: Option<Preset>,
+    /// Fine-tune: start from this weights file (e.g. weights/default.safetensors)
+    /// instead of a random network. Its architecture and normalisation are kept, so
+    /// --model, --base-channels, --batch-norm and --normalization may only repeat them.
+    #[arg(long, value_name = "WEIGHTS", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// Override the preset's channels of the first level.
     #[arg(long)]
     pub base_channels: Option<usize>,
@@ -224,15 +231,44 @@ fn test_slices(args: &TrainArgs) -> Result<Option<(usize, usize)>> {
         .transpose()
 }
 
+/// The network of a new run: the architecture options' (the preset's, compact by
+/// default), or with `--init` the weights file's, which those options may only repeat.
+fn run_model(args: &TrainArgs) -> Result<UNetConfig> {
+    let Some(init) = &args.init else {
+        let mut model = args.model.unwrap_or(Preset::Compact).config();
+        if let Some(base) = args.base_channels {
+            model = model.with_base_channels(base);
+        }
+        model.batch_norm = args.batch_norm;
+        model.normalization = args.normalization.unwrap_or_default();
+        model.validate()?;
+        return Ok(model);
+    };
+    let bytes = std::fs::read(init).map_err(|e| Error::file(init, format!("cannot read: {e}")))?;
+    let model = crate::model::read_config(&bytes, &init.display().to_string())?;
+    let preset_differs = args.model.is_some_and(|preset| {
+        let c = preset.config();
+        (c.depth, c.padding, c.in_channels, c.classes) != (model.depth, model.padding, model.in_channels, model.classes)
+    });
+    let conflicts = [
+        ("--model", preset_differs),
+        ("--base-channels", args.base_channels.is_some_and(|b| b != model.base_channels)),
+        ("--batch-norm", args.batch_norm && !model.batch_norm),
+        ("--normalization", args.normalization.is_some_and(|n| n != model.normalization)),
+    ];
+    if let Some((option, _)) = conflicts.iter().find(|(_, differs)| *differs) {
+        let config = serde_json::to_string(&model).map_err(Error::invalid)?;
+        return Err(Error::file(
+            init,
+            format!("--init fine-tunes this network as it is ({config}); {option} asks for another: leave it out"),
+        ));
+    }
+    Ok(model)
+}
+
 /// The options of a new run from the command line.
 fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions> {
-    let mut model = args.model.config();
-    if let Some(base) = args.base_channels {
-        model = model.with_base_channels(base);
-    }
-    model.batch_norm = args.batch_norm;
-    model.normalization = args.normalization.unwrap_or_default();
-    model.validate()?;
+    let model = run_model(args)?;
     let holdout = match (&args.val_slices, args.val) {
         (Some(range), _) => Holdout::parse_range(range).map_err(|e| Error::invalid(format!("--val-slices: {e}")))?,
         (None, n) => Holdout::Last(n.unwrap_or(3)),
@@ -265,6 +301,7 @@ fn new_run(args: &TrainArgs, data: PathBuf, out: PathBuf) -> Result<TrainOptions
         swa_from: args.swa_from.map(|e| e as usize),
         progress: !args.quiet,
         model,
+        init: args.init.clone(),
     })
 }
 

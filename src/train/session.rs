@@ -26,6 +26,7 @@ use super::history::{self, EpochRecord};
 use super::loss::{self, LossWeighting, Targets};
 use super::validate::{validate, Validation};
 use super::{plot, OptimizerKind, TrainOptions};
+use crate::annotation;
 use crate::augment::AugmentRecipe;
 use crate::model::{self, Precision, UNet};
 use crate::raster::{GrayF32, Raster};
@@ -177,6 +178,13 @@ impl RunData {
         if let Some(s) = train.iter().find(|s| s.image.width().min(s.image.height()) < 2) {
             return Err(Error::file(&s.name, "is too small to train on"));
         }
+        if let Some(s) = val.iter().find(|s| s.mask.data().contains(&annotation::UNLABELLED)) {
+            return Err(Error::file(
+                &s.name,
+                "is held out for validation, but its mask has unlabelled pixels (128) and V_rand needs a \
+                 complete mask: choose other slices with --val-slices, or --val 0",
+            ));
+        }
         let weighting = LossWeighting { class_weights: options.class_weights.clone(), border: options.border_weights };
         Ok(Self { train, val, weighting })
     }
@@ -223,7 +231,8 @@ fn uses_gemm_layers(net: &UNet, device: &Device) -> bool {
 }
 
 impl<'a> Run<'a> {
-    /// Creates the run directory and a fresh network, or restores them on `resume`.
+    /// Creates the run directory and a fresh network (or the one of `options.init`), or
+    /// restores them on `resume`.
     fn open(options: &'a TrainOptions, resume: bool, data: &RunData) -> Result<Self> {
         let out = &options.out;
         let base_device = options.device.device()?;
@@ -235,7 +244,11 @@ impl<'a> Run<'a> {
             (model::load(out.join("checkpoint.safetensors"), &device)?.train(), state, records)
         } else {
             std::fs::create_dir_all(out).map_err(|e| Error::file(out, format!("cannot create: {e}")))?;
-            (UNet::new(&options.model, &device)?, RunState::default(), Vec::new())
+            let net = match &options.init {
+                Some(path) => model::load(path, &device)?.train(),
+                None => UNet::new(&options.model, &device)?,
+            };
+            (net, RunState::default(), Vec::new())
         };
         let average_path = out.join("average.safetensors");
         let average = match options.ema {

@@ -73,6 +73,67 @@ fn bad_data_is_refused_before_training_with_the_file_named() {
     }
 }
 
+/// `unetseg train` with `args` after `--data DATA --out RUN --quiet`.
+fn train_run(data: &Path, run: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["train", "--data", data.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"];
+    all.extend(args);
+    unetseg(&all)
+}
+
+#[test]
+fn init_fine_tunes_the_default_weights_on_a_3_level_annotation() {
+    let data = data_dir("init");
+    add_slice(&data, "24", "a.png", 128);
+    add_slice(&data, "25", "b.png", 128);
+    add_slice(&data, "26", "z.png", 128);
+    // b.png's mask becomes the page's annotation: its left half unlabelled (128).
+    let mask = read_gray8(&data.join("masks/b.png")).unwrap();
+    let annotation = Raster::from_fn(128, 128, |x, y| if x < 64 { 128 } else { mask.get(x, y) });
+    write_png_u8(&data.join("masks/b.png"), &annotation).unwrap();
+    let weights = crate::support::repo("weights/default.safetensors");
+    let weights = weights.to_str().unwrap();
+
+    // At a learning rate of 1e-12 the weights stay the default ones to float rounding,
+    // so the validation loss after the epoch is the default network's on z.png (a
+    // network trained from random weights would be far from it).
+    let run = data.join("run");
+    let common = ["--val", "1", "--epochs", "1", "--batch", "2", "--crop", "128"];
+    let o = train_run(&data, &run, &[&common[..], &["--init", weights, "--lr", "1e-12"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = history(&run);
+    assert_eq!(rows.len(), 1);
+    let val_loss: f64 = rows[0][3].parse().unwrap();
+    let device = burn::tensor::Device::flex();
+    let default = unetseg::model::load(weights, &device).unwrap();
+    let z = unetseg::train::data::Slice {
+        name: "z.png".into(),
+        image: read_gray8(&data.join("images/z.png")).unwrap(),
+        mask: read_gray8(&data.join("masks/z.png")).unwrap(),
+    };
+    let plain = unetseg::train::loss::LossWeighting::plain(2);
+    let expected = unetseg::train::validate::validate(&default, &[z], &plain, &device).unwrap().loss;
+    assert!((val_loss - expected).abs() < 1e-4, "val loss {val_loss}, the default network's {expected}");
+    let options: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(options["init"].as_str(), Some(weights));
+    assert_eq!(unetseg::model::load(run.join("best.safetensors"), &device).unwrap().config(), default.config());
+
+    // The weights' architecture wins: asking for another is refused, as is --init on resume.
+    for (extra, option) in [("--batch-norm", "--batch-norm"), ("--model=seed", "--model")] {
+        let o = train_run(&data, &data.join("refused"), &[&common[..], &["--init", weights, extra]].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("default.safetensors") && err.contains(option), "{err}");
+    }
+    // V_rand needs complete masks: an annotation may train but not validate.
+    let o = train_run(&data, &data.join("refused"), &["--val-slices", "1..1", "--init", weights]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("b.png") && err.contains("unlabelled"), "{err}");
+    let o = unetseg(&["train", "--resume", run.to_str().unwrap(), "--init", weights, "--quiet"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--init") && err.contains("--resume"), "{err}");
+    std::fs::remove_dir_all(data).unwrap();
+}
+
 fn history(run: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(run.join("history.csv")).unwrap();
     let mut lines = text.lines();
