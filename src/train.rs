@@ -1,4 +1,5 @@
-//! Training of the U-Net: data ([`data`]), loss ([`loss`]), the loop with
+//! Training of the U-Net: data ([`data`]), batches ([`batch`]), loss ([`loss`]), one
+//! optimiser step ([`step`]), the loop with
 //! validation, checkpoints and best-model export ([`session`]), the optional
 //! weight average ([`average`]), the learning-rate schedule ([`schedule`]), and the run's history and plots ([`history`], [`plot`]).
 //!
@@ -20,12 +21,14 @@
 //! `swa-f16.safetensors`.
 
 pub mod average;
+pub mod batch;
 pub mod data;
 pub mod history;
 pub mod loss;
 pub mod plot;
 pub mod schedule;
 mod session;
+pub mod step;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::optim::{AdamConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -21,15 +21,15 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::average::WeightAverage;
+use super::batch::batch;
 use super::data::{self, Slice};
 use super::history::{self, EpochRecord};
-use super::loss::{self, LossWeighting, Targets};
+use super::loss::{self, LossWeighting};
+use super::step::{train_step, uses_gemm_layers, StepResult};
 use super::validate::{validate, Validation};
 use super::{plot, OptimizerKind, TrainOptions};
 use crate::annotation;
-use crate::augment::AugmentRecipe;
 use crate::model::{self, Precision, UNet};
-use crate::raster::{GrayF32, Raster};
 use crate::{Error, Result};
 
 /// What a finished (or stopped) run achieved.
@@ -121,31 +121,6 @@ fn crop_sizes(options: &TrainOptions, net: &model::UNetConfig) -> Result<(usize,
     Ok((options.crop, output))
 }
 
-/// One batch of crops augmented by `recipe` (and scaled as `config` says) as an input
-/// tensor and its targets.
-fn batch(
-    slices: &[&Slice],
-    sizes: (usize, usize),
-    config: &model::UNetConfig,
-    recipe: &AugmentRecipe,
-    weighting: &LossWeighting,
-    rng: &mut ChaCha8Rng,
-    device: &Device,
-) -> Result<(Tensor<4>, Targets)> {
-    let input = sizes.0;
-    let mut pixels = Vec::with_capacity(slices.len() * input * input);
-    let mut masks: Vec<Raster<u8>> = Vec::with_capacity(slices.len());
-    for slice in slices {
-        let (image, mask): (GrayF32, Raster<u8>) =
-            recipe.sample(&slice.image, &slice.mask, sizes, config.normalization, rng)?;
-        pixels.extend_from_slice(image.data());
-        masks.push(mask);
-    }
-    let x = Tensor::from_data(TensorData::new(pixels, [slices.len(), 1, input, input]), device);
-    let refs: Vec<&Raster<u8>> = masks.iter().collect();
-    Ok((x, Targets::new(&refs, config.classes, weighting, device)?))
-}
-
 /// Writes `best.safetensors` (f32) and `best-f16.safetensors` for inference: batch norm,
 /// if any, folded into the convolutions.
 fn export_best(net: &UNet, out: &Path) -> Result<()> {
@@ -220,14 +195,8 @@ struct Run<'a> {
     /// Input and output crop sizes.
     sizes: (usize, usize),
     steps_per_epoch: usize,
-    /// Whether the steps run through the gemm layers (see [`uses_gemm_layers`]).
+    /// Whether the steps run through the gemm layers (see [`super::step::uses_gemm_layers`]).
     gemm_layers: bool,
-}
-
-/// Whether `net` trains on `device` through unetseg's gemm layers: when they run it,
-/// unless the environment variable `UNETSEG_TRAIN_LAYERS` is `burn`.
-fn uses_gemm_layers(net: &UNet, device: &Device) -> bool {
-    net.runs_on_gemm_layers(device) && std::env::var("UNETSEG_TRAIN_LAYERS").map_or(true, |v| v != "burn")
 }
 
 impl<'a> Run<'a> {
@@ -324,14 +293,13 @@ impl<'a> Run<'a> {
             }
             let (x, targets) =
                 batch(chunk, self.sizes, &config, &options.augment, &data.weighting, &mut rng, &self.device)?;
-            let logits = if self.gemm_layers { self.net.forward_gemm(x) } else { self.net.forward(x) };
-            let loss = loss::cross_entropy(logits.clone(), &targets);
-            let grads = GradientsParams::from_grads(loss.backward(), &self.net);
             // Steps done over steps in the whole run.
             let progress =
                 ((epoch - 1) * self.steps_per_epoch + step) as f64 / (options.epochs * self.steps_per_epoch) as f64;
             sums.lr = options.lr_schedule.rate(options.lr, progress);
-            self.net = self.optim.step(sums.lr, self.net, grads);
+            let StepResult { net, loss, logits } =
+                train_step(self.net, &mut self.optim, sums.lr, x, &targets, self.gemm_layers);
+            self.net = net;
             if let (Some(average), Some(decay)) = (&mut self.average, options.ema) {
                 average.blend_in(&self.net, decay);
             }
@@ -339,7 +307,7 @@ impl<'a> Run<'a> {
             if !step_loss.is_finite() {
                 return Err(Error::invalid(format!("the loss diverged (epoch {epoch}); try a smaller --lr")));
             }
-            let step_correct = loss::correct_pixels(logits.without_autodiff(), &targets);
+            let step_correct = loss::correct_pixels(logits, &targets);
             let step_pixels = targets.labelled;
             sums.loss += step_loss;
             sums.correct += step_correct;
