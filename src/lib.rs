@@ -21,7 +21,6 @@ pub mod pipeline;
 pub mod postprocess;
 pub mod raster;
 pub mod robustness;
-#[cfg(not(target_family = "wasm"))]
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
 //! Training of the U-Net: data ([`data`]), batches ([`batch`]), loss ([`loss`]), one
-//! optimiser step ([`step`]), the loop with
+//! optimiser step ([`step`]), fine-tuning on annotations ([`finetune`], also in the
+//! page: these five compile for wasm), the loop with
 //! validation, checkpoints and best-model export ([`session`]), the optional
 //! weight average ([`average`]), the learning-rate schedule ([`schedule`]), and the run's history and plots ([`history`], [`plot`]).
 //!
@@ -20,30 +21,43 @@
 //! (resumed from there) and, after the last epoch, validated and exported as
 //! `swa-f16.safetensors`.
 
+#[cfg(not(target_family = "wasm"))]
 pub mod average;
 pub mod batch;
 pub mod data;
+pub mod finetune;
+#[cfg(not(target_family = "wasm"))]
 pub mod history;
 pub mod loss;
+#[cfg(not(target_family = "wasm"))]
 pub mod plot;
 pub mod schedule;
+#[cfg(not(target_family = "wasm"))]
 mod session;
 pub mod step;
+#[cfg(not(target_family = "wasm"))]
 pub mod validate;
 
+#[cfg(not(target_family = "wasm"))]
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(not(target_family = "wasm"))]
 use crate::augment::AugmentRecipe;
+#[cfg(not(target_family = "wasm"))]
 use crate::device::DeviceChoice;
+#[cfg(not(target_family = "wasm"))]
 use crate::model::UNetConfig;
 
+pub use finetune::{FineTuneOptions, FineTuneStep, FineTuner};
 pub use schedule::LrSchedule;
+#[cfg(not(target_family = "wasm"))]
 pub use session::{train, SwaSummary, TrainSummary};
 
 /// The optimisers of the original project (also `train --optimizer`).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_family = "wasm"), derive(clap::ValueEnum))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// Stochastic gradient descent, with momentum when given (the original used 0.99).
@@ -55,6 +69,7 @@ pub enum OptimizerKind {
 }
 
 /// Everything that defines a training run (saved as `RUN_DIR/run.json`).
+#[cfg(not(target_family = "wasm"))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainOptions {
     /// Data folder (`images/` + `masks/`, or ISBI multi-page TIFFs).

@@ -55,7 +55,6 @@ fn double_conv(block: &DoubleConv, x: Tensor<4>) -> Tensor<4> {
 fn is_flex(device: &Device) -> bool {
     match device.as_dispatch() {
         DispatchDevice::Flex(_) => true,
-        #[cfg(not(target_family = "wasm"))]
         DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Flex(_)),
         #[allow(unreachable_patterns)]
         _ => false,

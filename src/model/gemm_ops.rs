@@ -27,7 +27,7 @@ use super::gemm_kernels::{self as kernels, Bordered};
 /// The gemm layers as primitive operations of a burn backend. Activations are bordered
 /// NHWC batches; weights and biases have burn's layouts (those of `Conv2d` and
 /// `ConvTranspose2d`).
-#[backend_extension(Flex, Autodiff: cfg(not(target_family = "wasm")))]
+#[backend_extension(Flex, Autodiff)]
 pub trait GemmLayers: Backend {
     /// `conv3x3(x) + bias`, zero-padded, then a ReLU when `relu`; `weight`
     /// `[out, in, 3, 3]`, `bias` `[out]`.
@@ -189,7 +189,6 @@ impl GemmLayers for Flex {
 }
 
 /// The registration of the gemm layers' backward passes with burn's autodiff.
-#[cfg(not(target_family = "wasm"))]
 mod autodiff {
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;

@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
+use crate::annotation;
+#[cfg(not(target_family = "wasm"))]
+use crate::imageio;
 use crate::raster::{GrayU8, Raster};
-use crate::{annotation, imageio};
 use crate::{Error, Result};
 
 /// One labelled slice: the gray image and its mask.
@@ -27,13 +29,16 @@ impl Slice {
 }
 
 /// Names of the ISBI 2012 challenge's multi-page TIFFs.
+#[cfg(not(target_family = "wasm"))]
 const TIFF_VOLUME: &str = "train-volume.tif";
+#[cfg(not(target_family = "wasm"))]
 const TIFF_LABELS: &str = "train-labels.tif";
 
 /// Reads every labelled slice under `dir`: either `images/` + `masks/` (paired by file
 /// stem, sorted by name) or `train-volume.tif` + `train-labels.tif` (paired by page).
 /// Masks may be 3-level annotations ([`annotation`]). Fails, naming the file, on a
 /// missing mask, a size mismatch, a mask value other than 0, 128 and 255, or no data.
+#[cfg(not(target_family = "wasm"))]
 pub fn load_slices(dir: &Path) -> Result<Vec<Slice>> {
     let volume = dir.join(TIFF_VOLUME);
     if volume.is_file() {
@@ -60,8 +65,9 @@ pub fn load_slices(dir: &Path) -> Result<Vec<Slice>> {
         .collect()
 }
 
-/// Pairs an image with its 0/128/255 mask after checking that the sizes agree.
-fn pair(name: String, image: GrayU8, mask: GrayU8, mask_name: impl AsRef<Path>) -> Result<Slice> {
+/// Pairs an image with its 0/128/255 mask after checking that the sizes agree
+/// (errors name `mask_name`).
+pub fn pair(name: String, image: GrayU8, mask: GrayU8, mask_name: impl AsRef<Path>) -> Result<Slice> {
     if image.dims() != mask.dims() {
         return Err(Error::file(
             mask_name,
@@ -78,6 +84,7 @@ fn pair(name: String, image: GrayU8, mask: GrayU8, mask_name: impl AsRef<Path>) 
 }
 
 /// Reads an ISBI-style pair of multi-page TIFFs, one slice per page.
+#[cfg(not(target_family = "wasm"))]
 fn load_tiff_pair(volume: &Path, labels: &Path) -> Result<Vec<Slice>> {
     if !labels.is_file() {
         return Err(Error::file(volume, format!("has no labels file {} beside it", labels.display())));

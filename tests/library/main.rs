@@ -24,4 +24,5 @@ mod postprocess_cells;
 mod postprocess_opencv;
 mod postprocess_properties;
 mod train_data;
+mod train_finetune;
 mod train_loss;

@@ -1,0 +1,293 @@
+//! Fine-tuning a trained network on a user's annotations, one step at a time: what
+//! the page's "Fine-tune" runs in its worker (and what runs natively in the tests).
+//!
+//! The annotations are 3-level masks ([`crate::annotation`]): they may be complete
+//! masks or sparse scribbles. Every crop is centred near a labelled pixel drawn
+//! uniformly from all the labelled pixels, so a few strokes on a large image are
+//! sampled as often as a full mask; then the training's own augmentations, batch,
+//! masked loss and optimiser step ([`super::batch`], [`super::step`]) run on it, with
+//! Adam and a seeded random generator.
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::tensor::Device;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::batch::batch;
+use super::data::{self, Slice};
+use super::loss::LossWeighting;
+use super::step::{train_step, uses_gemm_layers, StepResult};
+use crate::augment::{crop_symmetric, AugmentRecipe};
+use crate::model::{self, Precision, UNet};
+use crate::{annotation, Error, Result};
+
+/// How many times a step draws its crops again when augmentation left none of them a
+/// labelled pixel, before it gives up.
+const MAX_DRAWS: usize = 8;
+
+/// The settings of a fine-tuning run (JSON from the page; fields left out take their
+/// defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FineTuneOptions {
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// Crops per step.
+    pub batch: usize,
+    /// Input crop size in pixels (one the network accepts).
+    pub crop: usize,
+    /// Seed of the crop positions and augmentations.
+    pub seed: u64,
+    /// The augmentations of every crop.
+    pub augment: AugmentRecipe,
+    /// Loss weight of each class (membrane, cell); `None`: all 1.
+    pub class_weights: Option<Vec<f32>>,
+    /// Add the U-Net paper's border weight map to the loss.
+    pub border_weights: bool,
+}
+
+impl Default for FineTuneOptions {
+    /// Batch 4 of 256² crops, Adam at 1e-4, the original augmentations, plain loss, seed 0.
+    fn default() -> Self {
+        Self {
+            lr: 1e-4,
+            batch: 4,
+            crop: 256,
+            seed: 0,
+            augment: AugmentRecipe::Original,
+            class_weights: None,
+            border_weights: false,
+        }
+    }
+}
+
+/// What one fine-tuning step did (sent to the page).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FineTuneStep {
+    /// The step's number, from 1.
+    pub step: usize,
+    /// Its loss: the weighted mean cross-entropy over the labelled pixels of its batch.
+    pub loss: f32,
+    /// How many pixels of its batch were labelled.
+    pub labelled: usize,
+}
+
+/// One annotated image and where its labelled pixels are.
+struct Annotated {
+    slice: Slice,
+    /// Number of labelled pixels before this image's, in all the images before it.
+    start: u64,
+    /// Number of labelled pixels in rows `0..=y`, for every row `y`.
+    rows: Vec<u64>,
+}
+
+impl Annotated {
+    fn new(slice: Slice, start: u64) -> Self {
+        let classes = annotation::classes(&slice.mask);
+        let mut count = 0;
+        let rows = (0..classes.height())
+            .map(|y| {
+                count += classes.row(y).iter().filter(|&&c| c != annotation::UNLABELLED_CLASS).count() as u64;
+                count
+            })
+            .collect();
+        Self { slice, start, rows }
+    }
+
+    fn labelled(&self) -> u64 {
+        self.rows.last().copied().unwrap_or(0)
+    }
+
+    /// The position of its labelled pixel number `k` (`k < labelled()`), in row order.
+    fn position(&self, k: u64) -> (usize, usize) {
+        let y = self.rows.partition_point(|&c| c <= k);
+        let before = if y == 0 { 0 } else { self.rows[y - 1] };
+        let x = self
+            .slice
+            .mask
+            .row(y)
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| v != annotation::UNLABELLED)
+            .nth((k - before) as usize)
+            .map_or(0, |(x, _)| x);
+        (x, y)
+    }
+}
+
+/// A network being fine-tuned on annotated images: its weights on an autodiff
+/// device, Adam's state, the seeded generator and the annotations.
+pub struct FineTuner {
+    /// The network; `None` only if a step panicked half-way.
+    net: Option<UNet>,
+    optim: ModuleOptimizer,
+    device: Device,
+    rng: ChaCha8Rng,
+    annotations: Vec<Annotated>,
+    /// Labelled pixels in all the annotations.
+    labelled: u64,
+    options: FineTuneOptions,
+    weighting: LossWeighting,
+    /// Input and output crop sizes.
+    sizes: (usize, usize),
+    gemm_layers: bool,
+    steps: usize,
+}
+
+impl FineTuner {
+    /// Starts fine-tuning the network of the weights file `weights` (`name` is used in
+    /// errors) on `annotations` (images with 0/128/255 masks of their size) on
+    /// `device` (autodiff is added). Fails, naming the file, on a mask of another
+    /// size or with other values, and when no annotation has a labelled pixel, a
+    /// crop size the network does not accept, or invalid options.
+    pub fn new(
+        weights: &[u8],
+        name: &str,
+        annotations: Vec<Slice>,
+        options: FineTuneOptions,
+        device: &Device,
+    ) -> Result<Self> {
+        if options.batch == 0 || !(options.lr.is_finite() && options.lr > 0.0) {
+            return Err(Error::invalid(format!(
+                "fine-tuning needs a batch of at least 1 and a learning rate above 0 (got {} and {})",
+                options.batch, options.lr
+            )));
+        }
+        options.augment.validate()?;
+        let device = device.clone().autodiff();
+        let net = model::load_from_bytes(weights, name, &device)?.train();
+        let config = net.config().clone();
+        let output = config.output_size(options.crop).ok_or_else(|| {
+            Error::invalid(format!(
+                "crop {} does not fit this network; the nearest size it accepts is {}",
+                options.crop,
+                config.valid_input_size_at_least(options.crop)
+            ))
+        })?;
+        let class_weights = options.class_weights.clone().unwrap_or_else(|| vec![1.0; config.classes]);
+        if class_weights.len() != config.classes {
+            return Err(Error::invalid(format!(
+                "the class weights need {} values, got {}",
+                config.classes,
+                class_weights.len()
+            )));
+        }
+        let weighting = LossWeighting { class_weights, border: options.border_weights };
+        let mut labelled = 0;
+        let mut annotated = Vec::with_capacity(annotations.len());
+        for slice in annotations {
+            annotation::check(&slice.mask).map_err(|e| Error::file(&slice.name, e))?;
+            let slice = data::pair(slice.name.clone(), slice.image, slice.mask, &slice.name)?;
+            let image = Annotated::new(slice, labelled);
+            labelled += image.labelled();
+            annotated.push(image);
+        }
+        if labelled == 0 {
+            return Err(Error::invalid(
+                "the annotations have no labelled pixel: paint some membrane (0) or cell (255) first",
+            ));
+        }
+        let gemm_layers = uses_gemm_layers(&net, &device);
+        Ok(Self {
+            net: Some(net),
+            optim: AdamConfig::new().with_epsilon(1e-8).init(),
+            device,
+            rng: ChaCha8Rng::seed_from_u64(options.seed),
+            annotations: annotated,
+            labelled,
+            sizes: (options.crop, output),
+            options,
+            weighting,
+            gemm_layers,
+            steps: 0,
+        })
+    }
+
+    /// Whether the steps run through unetseg's gemm layers (the CPU) rather than burn's.
+    pub fn uses_gemm_layers(&self) -> bool {
+        self.gemm_layers
+    }
+
+    /// One step: a batch of augmented crops centred near labelled pixels, the masked
+    /// loss, backward and Adam's update. Fails when the loss is not finite (the
+    /// network then holds the diverged weights), and when augmentation leaves no crop
+    /// of the batch a labelled pixel in several draws in a row.
+    pub fn step(&mut self) -> Result<FineTuneStep> {
+        let step = self.steps + 1;
+        let (x, targets) = {
+            let mut drawn = None;
+            for _ in 0..MAX_DRAWS {
+                let crops = (0..self.options.batch).map(|_| self.draw_crop()).collect::<Result<Vec<_>>>()?;
+                let refs: Vec<&Slice> = crops.iter().collect();
+                let net = self.net.as_ref().ok_or_else(|| Error::invalid("an earlier fine-tuning step failed"))?;
+                let (x, targets) = batch(
+                    &refs,
+                    self.sizes,
+                    net.config(),
+                    &self.options.augment,
+                    &self.weighting,
+                    &mut self.rng,
+                    &self.device,
+                )?;
+                if targets.labelled > 0 {
+                    drawn = Some((x, targets));
+                    break;
+                }
+            }
+            drawn.ok_or_else(|| {
+                Error::invalid(format!(
+                    "fine-tuning step {step}: {MAX_DRAWS} batches in a row had no labelled pixel left after \
+                     augmentation; annotate more pixels"
+                ))
+            })?
+        };
+        let net = self.net.take().ok_or_else(|| Error::invalid("an earlier fine-tuning step failed"))?;
+        let StepResult { net, loss, .. } =
+            train_step(net, &mut self.optim, self.options.lr, x, &targets, self.gemm_layers);
+        self.net = Some(net);
+        self.steps = step;
+        let loss = loss.into_scalar::<f32>();
+        if !loss.is_finite() {
+            return Err(Error::invalid(format!(
+                "the loss diverged at fine-tuning step {step}; try a smaller learning rate"
+            )));
+        }
+        Ok(FineTuneStep { step, loss, labelled: targets.labelled })
+    }
+
+    /// The current network for inference: without autodiff, on the device the
+    /// fine-tuner was given, batch norm (if any) folded into the convolutions.
+    pub fn network(&self) -> Result<UNet> {
+        let net = self.net.as_ref().ok_or_else(|| Error::invalid("an earlier fine-tuning step failed"))?;
+        Ok(net.valid().fold_batch_norm())
+    }
+
+    /// The current network ([`network`](Self::network)) as a weights file: the
+    /// safetensors bytes with its config that [`model::to_bytes`] writes (f32), which
+    /// `unetseg segment --weights` and the page load.
+    pub fn weights(&self) -> Result<Vec<u8>> {
+        model::to_bytes(&self.network()?, Precision::F32)
+    }
+
+    /// An input-sized window of one annotated image (and its annotation) around a
+    /// labelled pixel drawn uniformly from all of them, shifted by up to a quarter of
+    /// the crop each way; mirrored where it leaves the image.
+    fn draw_crop(&mut self) -> Result<Slice> {
+        let k = self.rng.random_range(0..self.labelled);
+        let index = self.annotations.partition_point(|a| a.start + a.labelled() <= k);
+        let (x, y) = self.annotations[index].position(k - self.annotations[index].start);
+        let size = self.sizes.0;
+        let reach = (size / 4) as u32;
+        let mut shift = || self.rng.random_range(0..=2 * reach) as isize - reach as isize;
+        let (dx, dy) = (shift(), shift());
+        let (x0, y0) = (x as isize + dx - (size / 2) as isize, y as isize + dy - (size / 2) as isize);
+        let slice = &self.annotations[index].slice;
+        Ok(Slice {
+            name: slice.name.clone(),
+            image: crop_symmetric(&slice.image, x0, y0, size, size)?,
+            mask: crop_symmetric(&slice.mask, x0, y0, size, size)?,
+        })
+    }
+}
