@@ -19,6 +19,13 @@
 //!     cargo bench --bench model            # all three
 //!     cargo bench --bench model -- forward # only the forward (also: train, memory, peers)
 //!     cargo bench --bench model -- train-gemm   # one of the two training steps (or train-burn)
+//!     cargo bench --bench model -- finetune     # the page's fine-tuning step, natively
+//!
+//! `finetune` times what the page's fine-tuning runs (`train::FineTuner`: the default
+//! weights on slice 24 with its mask, batch 4 of 256x256 crops drawn near labelled
+//! pixels, the original augmentations, Adam), set beside the page's own step from
+//! `node tests/browser/bench.mjs --finetune N`; `RAYON_NUM_THREADS=1` gives the page's
+//! one thread.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,7 +36,9 @@ use burn::tensor::{Device, Distribution, Tensor};
 use serde_json::Value;
 use unetseg::imageio::{read_gray8, write_png_u8};
 use unetseg::model::{CpuUNet, UNet, UNetConfig};
+use unetseg::train::data::Slice;
 use unetseg::train::loss::{cross_entropy, LossWeighting, Targets};
+use unetseg::train::{FineTuneOptions, FineTuner};
 use unetseg::{GrayU8, Raster};
 
 const FORWARD_WARMUP: usize = 3;
@@ -113,6 +122,25 @@ fn bench_train_step(gemm: bool) -> Stats {
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = optim.step(1e-3, net.clone(), grads);
         std::hint::black_box(loss.into_scalar::<f32>());
+    };
+    time_runs(TRAIN_WARMUP, TRAIN_RUNS, &mut step)
+}
+
+/// Fine-tuning steps of the default weights on slice 24 and its mask, as the page runs them.
+fn bench_finetune_step() -> Stats {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("data/isbi2012/train");
+    let slice = Slice {
+        name: "24.png".into(),
+        image: read_gray8(&data.join("images/24.png")).expect("slice 24"),
+        mask: read_gray8(&data.join("masks/24.png")).expect("mask 24"),
+    };
+    let weights = std::fs::read(root.join("weights/default.safetensors")).expect("default weights");
+    let options = FineTuneOptions { batch: 4, crop: 256, seed: 0, ..FineTuneOptions::default() };
+    let mut tuner = FineTuner::new(&weights, "default.safetensors", vec![slice], options, &Device::flex())
+        .expect("fine-tuner starts");
+    let mut step = || {
+        std::hint::black_box(tuner.step().expect("a step"));
     };
     time_runs(TRAIN_WARMUP, TRAIN_RUNS, &mut step)
 }
@@ -230,6 +258,11 @@ fn main() {
             let ratios: Vec<String> = medians.iter().map(|(name, m)| format!("{name} {:.2}", m / p.median)).collect();
             println!("  {}   unetseg/peer: {}", p.line("PyTorch"), ratios.join(", "));
         }
+    }
+    if wanted("finetune") {
+        let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all cores".into());
+        println!("fine-tuning step, default weights, batch 4 x 256x256 crops of slice 24 ({threads} threads)");
+        println!("  {}", bench_finetune_step().line("unetseg, FineTuner (native)"));
     }
     if wanted("memory") {
         bench_segment_memory();

@@ -30,4 +30,4 @@ pub use cpu_unet::CpuUNet;
 pub use unet::{DoubleConv, DownBlock, UNet, UpBlock};
 #[cfg(not(target_family = "wasm"))]
 pub use weights::{default_weights_bytes, load, save};
-pub use weights::{load_from_bytes, read_config, to_bytes, Precision};
+pub use weights::{load_from_bytes, read_config, to_bytes, to_bytes_async, Precision};

@@ -3,7 +3,10 @@
 // run is "cold" (kernels compiled, buffers allocated), the others "warm".
 // Then the post-processing alone is timed in wasm. Query parameters:
 //   bench=webgpu|cpu   only that backend (default: both, WebGPU first)
-//   runs=N             segmentations per backend (default 3)
+//   runs=N             segmentations per backend (default 3; 0: none)
+//   finetune=N         then N fine-tuning steps (Adam) on the sample annotated by
+//                      its own mask (default 0: none)
+//   ftbatch=B, ftcrop=C  their batch and crop size (default 4 and 256)
 // The result is printed as JSON into [data-testid=bench-output] and its
 // container gets data-state=done (or error).
 
@@ -21,7 +24,7 @@ export async function runBenchmark(params, { fetchWithProgress, DEFAULT_WEIGHTS,
   section.hidden = false;
   const only = params.get('bench');
   const backends = only === 'webgpu' || only === 'cpu' ? [only] : ['webgpu', 'cpu'];
-  const runs = Math.max(1, Number(params.get('runs')) || 3);
+  const runs = params.has('runs') ? Math.max(0, Number(params.get('runs')) || 0) : 3;
   const report = { userAgent: navigator.userAgent, image: SAMPLES[0], runs, backends: [] };
   const show = () => { output.textContent = JSON.stringify(report, null, 2); };
   try {
@@ -39,15 +42,30 @@ export async function runBenchmark(params, { fetchWithProgress, DEFAULT_WEIGHTS,
         continue;
       }
       await engine.loadWeights(weights, 'default.safetensors');
-      const { times, postMs } = await engine.bench(sample.slice(0), SAMPLES[0], runs);
+      const { times, postMs } = runs ? await engine.bench(sample.slice(0), SAMPLES[0], runs) : { times: [], postMs: NaN };
+      const steps = Math.max(0, Number(params.get('finetune')) || 0);
+      const tuned = steps
+        ? await engine.benchFineTune(sample.slice(0), SAMPLES[0], weights.slice(0), steps, {
+          batch: Number(params.get('ftbatch')) || 4,
+          crop: Number(params.get('ftcrop')) || 256,
+          seed: 0,
+        })
+        : null;
       report.backends.push({
         backend: backend.kind,
         adapter: backend.adapter ?? null,
         softwareAdapter: backend.kind === 'webgpu' ? Boolean(backend.fallbackAdapter) : null,
-        coldMs: Math.round(times[0]),
+        coldMs: times.length ? Math.round(times[0]) : null,
         warmMs: times.length > 1 ? Math.round(median(times.slice(1))) : null,
         allMs: times.map(Math.round),
         postprocessMs: Number(postMs.toFixed(2)),
+        fineTune: tuned && {
+          firstStepMs: Math.round(tuned.times[0]),
+          stepMs: tuned.times.length > 1 ? Math.round(median(tuned.times.slice(1))) : null,
+          allMs: tuned.times.map(Math.round),
+          losses: tuned.losses.map((l) => Number(l.toFixed(4))),
+          weightsBytes: tuned.weightsBytes,
+        },
       });
       engine.worker.terminate();
       show();

@@ -109,6 +109,12 @@ export class Engine {
     return this.#call('forget', { keys });
   }
 
+  /** Times `steps` fine-tuning steps on one image (the benchmark mode). */
+  async benchFineTune(bytes, name, weights, steps, options) {
+    await this.ready();
+    return this.#call('benchFineTune', { bytes, name, weights, steps, options });
+  }
+
   /** Times `runs` segmentations of one image (the benchmark mode). */
   async bench(bytes, name, runs) {
     await this.ready();

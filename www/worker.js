@@ -10,7 +10,7 @@
 // `cancel` (the segmentation stops after its current tile), `analyse` (moving a
 // slider does not wait for the batch) and `forget`.
 
-import init, { Segmenter, decodeImage, benchPostprocess } from './pkg/unetseg.js';
+import init, { Segmenter, Annotations, decodeImage, benchPostprocess } from './pkg/unetseg.js';
 
 let segmenter = null;
 const kept = new Map();
@@ -151,6 +151,31 @@ const handlers = {
     result.free();
     page.free();
     return { times, postMs };
+  },
+
+  // Times `steps` fine-tuning steps (`options`: batch, crop, ...) of the weights
+  // `weights` on one image annotated by the network's own post-processed mask.
+  async benchFineTune({ bytes, name, weights, steps, options }) {
+    const [page] = decodeImage(new Uint8Array(bytes), name);
+    const result = await segmenter.segment(page, () => true);
+    const mask = result.analyse(undefined, 0.2).files.find((f) => f.suffix === 'mask.png').bytes;
+    result.free();
+    const annotations = new Annotations();
+    annotations.add(page, mask, `${name}.mask.png`);
+    page.free();
+    const tuning = segmenter.fineTuning(new Uint8Array(weights), 'default.safetensors', annotations, options);
+    annotations.free();
+    const times = [];
+    const losses = [];
+    for (let i = 0; i < steps; i++) {
+      const started = performance.now();
+      const { loss } = await tuning.step();
+      times.push(performance.now() - started);
+      losses.push(loss);
+    }
+    const exported = (await tuning.weights()).length;
+    tuning.free();
+    return { times, losses, weightsBytes: exported };
   },
 };
 

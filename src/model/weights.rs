@@ -3,8 +3,9 @@
 //! (`format` = `unetseg-weights-1`), so loading never needs the architecture by hand.
 //! Tensors are named by their burn paths (see [`super::unet`]) and stored in f32 or f16.
 
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::store::{HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::UNetConfig;
 use super::unet::UNet;
@@ -36,6 +37,54 @@ pub fn to_bytes(model: &UNet, precision: Precision) -> Result<Vec<u8>> {
     }
     model.save_into(&mut store).map_err(|e| Error::invalid(format!("cannot serialise the model weights: {e}")))?;
     store.get_bytes().map_err(|e| Error::invalid(format!("cannot serialise the model weights: {e}")))
+}
+
+/// [`to_bytes`] for a model on any device, its tensors read back asynchronously (the
+/// only way the browser's WebGPU allows): they are copied onto the Flex CPU device
+/// first, then serialised there.
+pub async fn to_bytes_async(model: &UNet, precision: Precision) -> Result<Vec<u8>> {
+    let mut collect = CollectFloats(Vec::new());
+    model.visit(&mut collect);
+    let mut values = Vec::with_capacity(collect.0.len());
+    for (tensor, shape) in collect.0 {
+        let data = tensor
+            .into_data_async()
+            .await
+            .map_err(|e| Error::invalid(format!("reading the weights back failed: {e:?}")))?;
+        let floats = data
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| Error::invalid(format!("reading the weights back failed: {e:?}")))?;
+        values.push(TensorData::new(floats, shape));
+    }
+    let mut fill = FillFloats { values: values.into_iter(), device: Device::flex() };
+    to_bytes(&model.clone().map(&mut fill), precision)
+}
+
+/// Every float tensor of a module, in visiting order, flattened, with its shape.
+struct CollectFloats(Vec<(Tensor<1>, Vec<usize>)>);
+
+impl ModuleVisitor for CollectFloats {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let tensor = param.val();
+        let shape = tensor.dims().to_vec();
+        self.0.push((tensor.reshape([shape.iter().product::<usize>()]), shape));
+    }
+}
+
+/// Replaces every float tensor of a module, in visiting order, by the next of
+/// `values` on `device`.
+struct FillFloats {
+    values: std::vec::IntoIter<TensorData>,
+    device: Device,
+}
+
+impl ModuleMapper for FillFloats {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let data = self.values.next().expect("the same module is visited, then mapped, in the same order");
+        let device = self.device.clone();
+        param.map(move |_| Tensor::from_data(data, &device))
+    }
 }
 
 /// Reads the [`UNetConfig`] from the header of the weights file `bytes` (`name` is used in errors).

@@ -10,7 +10,7 @@
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -213,8 +213,25 @@ impl FineTuner {
     /// One step: a batch of augmented crops centred near labelled pixels, the masked
     /// loss, backward and Adam's update. Fails when the loss is not finite (the
     /// network then holds the diverged weights), and when augmentation leaves no crop
-    /// of the batch a labelled pixel in several draws in a row.
+    /// of the batch a labelled pixel in several draws in a row. Reads the loss back
+    /// synchronously: on WebGPU use [`step_async`](Self::step_async).
     pub fn step(&mut self) -> Result<FineTuneStep> {
+        let (pending, loss) = self.update()?;
+        self.finish(pending, loss.into_scalar::<f32>())
+    }
+
+    /// [`step`](Self::step) with the loss read back asynchronously, as the browser's
+    /// WebGPU requires.
+    pub async fn step_async(&mut self) -> Result<FineTuneStep> {
+        let (pending, loss) = self.update()?;
+        let data =
+            loss.into_data_async().await.map_err(|e| Error::invalid(format!("reading the loss back failed: {e:?}")))?;
+        let loss = data.iter::<f32>().next().ok_or_else(|| Error::invalid("the loss came back empty"))?;
+        self.finish(pending, loss)
+    }
+
+    /// The update of one step, and its loss not yet read back.
+    fn update(&mut self) -> Result<(FineTuneStep, Tensor<1>)> {
         let step = self.steps + 1;
         let (x, targets) = {
             let mut drawn = None;
@@ -248,13 +265,18 @@ impl FineTuner {
             train_step(net, &mut self.optim, self.options.lr, x, &targets, self.gemm_layers);
         self.net = Some(net);
         self.steps = step;
-        let loss = loss.into_scalar::<f32>();
+        Ok((FineTuneStep { step, loss: f32::NAN, labelled: targets.labelled }, loss))
+    }
+
+    /// `pending` with its `loss` read back; an error when the loss is not finite.
+    fn finish(&self, pending: FineTuneStep, loss: f32) -> Result<FineTuneStep> {
         if !loss.is_finite() {
             return Err(Error::invalid(format!(
-                "the loss diverged at fine-tuning step {step}; try a smaller learning rate"
+                "the loss diverged at fine-tuning step {}; try a smaller learning rate",
+                pending.step
             )));
         }
-        Ok(FineTuneStep { step, loss, labelled: targets.labelled })
+        Ok(FineTuneStep { loss, ..pending })
     }
 
     /// The current network for inference: without autodiff, on the device the
@@ -269,6 +291,12 @@ impl FineTuner {
     /// `unetseg segment --weights` and the page load.
     pub fn weights(&self) -> Result<Vec<u8>> {
         model::to_bytes(&self.network()?, Precision::F32)
+    }
+
+    /// [`weights`](Self::weights) read back asynchronously, as the browser's WebGPU
+    /// requires ([`model::to_bytes_async`]).
+    pub async fn weights_async(&self) -> Result<Vec<u8>> {
+        model::to_bytes_async(&self.network()?, Precision::F32).await
     }
 
     /// An input-sized window of one annotated image (and its annotation) around a

@@ -10,12 +10,14 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::device::Backend;
-use super::input::{check_segmentable, decode_upload};
+use super::input::{check_segmentable, decode_annotation, decode_upload};
 use super::views::{AnalysisView, ModelView, ProbabilityView};
 use crate::imageio::{encode_png_u8, GrayImage, Page, PixelSize};
 use crate::inference::{predict_probability_until, Network, TileOptions, TilePredictor};
 use crate::model::load_from_bytes;
 use crate::pipeline::{analyse, CellThreshold, PipelineOptions};
+use crate::train::data::Slice;
+use crate::train::{FineTuneOptions, FineTuner};
 use crate::GrayF32;
 
 /// Runs when the module is instantiated: routes Rust panics to the console,
@@ -230,4 +232,79 @@ impl Segmenter {
 /// batch size.
 fn tile_options() -> TileOptions {
     TileOptions { batch: 1, ..TileOptions::default() }
+}
+
+/// Pages with their annotations, the data of a fine-tuning run.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct Annotations {
+    slices: Vec<Slice>,
+}
+
+#[wasm_bindgen]
+impl Annotations {
+    /// No annotated page yet.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Annotations {
+        Annotations::default()
+    }
+
+    /// Adds `image` annotated by the image file `annotation` (named `name` in
+    /// messages; see [`decode_annotation`]: its size, 0 / 128 / 255).
+    pub fn add(&mut self, image: &InputImage, annotation: &[u8], name: &str) -> Result<(), JsError> {
+        let mask = decode_annotation(annotation, name, image.page.width(), image.page.height())?;
+        self.slices.push(Slice { name: name.to_string(), image: image.page.to_u8(), mask });
+        Ok(())
+    }
+
+    /// How many pages were added.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.slices.len()
+    }
+}
+
+/// A fine-tuning run on the segmenter's backend ([`FineTuner`]).
+#[wasm_bindgen]
+pub struct FineTuning {
+    tuner: FineTuner,
+}
+
+#[wasm_bindgen]
+impl FineTuning {
+    /// One step, its loss read back asynchronously: a [`crate::train::FineTuneStep`]
+    /// (`{ step, loss, labelled }`).
+    pub async fn step(&mut self) -> Result<JsValue, JsError> {
+        let step = self.tuner.step_async().await?;
+        to_js(&step)
+    }
+
+    /// The fine-tuned network as a weights file, which the page and `unetseg segment
+    /// --weights` load.
+    pub async fn weights(&self) -> Result<Vec<u8>, JsError> {
+        Ok(self.tuner.weights_async().await?)
+    }
+}
+
+#[wasm_bindgen]
+impl Segmenter {
+    /// Starts fine-tuning the weights file `weights` (`name` in messages) on
+    /// `annotations` on this segmenter's backend; `options` is a
+    /// [`FineTuneOptions`] object (fields left out take their defaults), or undefined.
+    #[wasm_bindgen(js_name = fineTuning)]
+    pub fn fine_tuning(
+        &self,
+        weights: &[u8],
+        name: &str,
+        annotations: &Annotations,
+        options: JsValue,
+    ) -> Result<FineTuning, JsError> {
+        let options: FineTuneOptions = if options.is_undefined() || options.is_null() {
+            FineTuneOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("fine-tuning options: {e}")))?
+        };
+        let tuner = FineTuner::new(weights, name, annotations.slices.clone(), options, &self.backend.device)?;
+        Ok(FineTuning { tuner })
+    }
 }

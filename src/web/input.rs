@@ -1,11 +1,11 @@
 //! Decoding the files the user drops into pages the network can take, with the
-//! page's size limit checked before any pixel is decoded, and the smallest page a
-//! network can segment.
+//! page's size limit checked before any pixel is decoded, the smallest page a
+//! network can segment, and the annotations fine-tuning takes.
 
 use crate::imageio::{decode_image_file, Page, PageLimit};
 use crate::inference::tiling::pooling_grid;
 use crate::model::UNetConfig;
-use crate::{Error, Result};
+use crate::{annotation, Error, GrayU8, Result};
 
 /// Largest page the web page segments, in pixels (4096 x 4096 or the same area). The
 /// network, the nine post-processing steps and their renderings need about 80 bytes a
@@ -57,6 +57,36 @@ pub fn check_segmentable(width: usize, height: usize, config: &UNetConfig, name:
     ))
 }
 
+/// Decodes the annotation file `bytes` (`name` in messages) of a `width` x `height`
+/// page: one 8-bit gray page (a colour file is converted to gray) of that size, every
+/// pixel 0 (membrane), 128 (unlabelled) or 255 (cell). Fails naming the file otherwise.
+pub fn decode_annotation(bytes: &[u8], name: &str, width: usize, height: usize) -> Result<GrayU8> {
+    let mut pages = decode_upload(bytes, name)?;
+    if pages.len() != 1 {
+        return Err(Error::file(name, format!("an annotation is one image; this file has {} pages", pages.len())));
+    }
+    let page = pages.remove(0).image;
+    if page.bit_depth() != 8 {
+        return Err(Error::file(
+            name,
+            format!("an annotation is an 8-bit image (0, 128, 255); this one has {} bits a sample", page.bit_depth()),
+        ));
+    }
+    if (page.width(), page.height()) != (width, height) {
+        return Err(Error::file(
+            name,
+            format!(
+                "the annotation is {} x {} pixels, its image {width} x {height}: they must be the same size",
+                page.width(),
+                page.height()
+            ),
+        ));
+    }
+    let mask = page.to_u8();
+    annotation::check(&mask).map_err(|e| Error::file(name, e))?;
+    Ok(mask)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +118,21 @@ mod tests {
         check_segmentable(12000, 100, &compact, "wide.png").unwrap();
         let shallow = UNetConfig { depth: 3, ..compact };
         assert_eq!(min_side(&shallow), 4);
+    }
+
+    #[test]
+    fn annotations_of_the_right_size_and_levels_decode_and_others_are_refused_naming_the_file() {
+        let mut mask = GrayU8::filled(40, 24, 128);
+        mask.data_mut()[..40].fill(0);
+        mask.data_mut()[40..80].fill(255);
+        let png = encode_png_u8(&mask).unwrap();
+        assert_eq!(decode_annotation(&png, "a.png", 40, 24).unwrap(), mask);
+        let size = decode_annotation(&png, "a.png", 24, 40).unwrap_err().to_string();
+        assert!(size.starts_with("a.png: the annotation is 40 x 24 pixels, its image 24 x 40"), "{size}");
+        mask.data_mut()[100] = 77;
+        let values = decode_annotation(&encode_png_u8(&mask).unwrap(), "b.png", 40, 24).unwrap_err().to_string();
+        assert!(values.starts_with("b.png: ") && values.contains("77"), "{values}");
+        let corrupt = decode_annotation(b"not an image", "c.png", 40, 24).unwrap_err().to_string();
+        assert!(corrupt.starts_with("c.png: "), "{corrupt}");
     }
 }

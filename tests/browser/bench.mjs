@@ -2,7 +2,7 @@
 // same machine (not a test: `node --test` skips this file). Usage, from the
 // repository root after scripts/build-web.sh and cargo build --release:
 //
-//   node tests/browser/bench.mjs [--runs N] [--webgpu]
+//   node tests/browser/bench.mjs [--runs N] [--webgpu] [--finetune STEPS]
 //
 // - native: `unetseg segment` on www/samples/slice-24.png (512x512) with the
 //   default weights, N times; the time it prints per image (network with the
@@ -15,7 +15,12 @@
 // - page, WebGPU (--webgpu): the same on Chromium's WebGPU. Without a GPU this
 //   is SwiftShader, a software rasteriser: its time is no GPU speed.
 //
-// Prints a Markdown table for BENCHMARKS.md.
+// - with --finetune STEPS: then STEPS fine-tuning steps in the same worker (batch 4
+//   of 256 x 256 crops, Adam, the original augmentations; the sample annotated by
+//   its own post-processed mask): the first step, and the median of the others.
+//   The native step to set beside it: `cargo bench --bench model -- finetune`.
+//
+// Prints Markdown tables for BENCHMARKS.md.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +31,7 @@ import { startServer, launchBrowser, binary, repoRoot } from './helpers.mjs';
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
 const withWebgpu = args.includes('--webgpu');
+const fineTuneSteps = args.includes('--finetune') ? Number(args[args.indexOf('--finetune') + 1]) || 5 : 0;
 const sample = join(repoRoot, 'www', 'samples', 'slice-24.png');
 
 function median(values) {
@@ -54,7 +60,7 @@ async function pageBench(backend) {
   const browser = await launchBrowser({ webgpu: backend === 'webgpu' });
   try {
     const page = await browser.newPage();
-    await page.goto(`${server.url}?bench=${backend}&runs=${runs}`);
+    await page.goto(`${server.url}?bench=${backend}&runs=${runs}&finetune=${fineTuneSteps}`);
     await page.waitForFunction(() => document.getElementById('bench').dataset.state, null, { timeout: 0, polling: 1000 });
     const report = JSON.parse(await page.getByTestId('bench-output').textContent());
     if (report.error) throw new Error(report.error);
@@ -67,6 +73,7 @@ async function pageBench(backend) {
 
 const native = nativeTimes();
 const rows = [];
+const fineTuneRows = [];
 rows.push(`| native CLI (\`unetseg segment\`, CPU engine, ${cpus().length} cores) | — | ${Math.round(native[0])} | ${Math.round(median(native.slice(1).length ? native.slice(1) : native))} | (included) |`);
 for (const backend of withWebgpu ? ['cpu', 'webgpu'] : ['cpu']) {
   const r = await pageBench(backend);
@@ -78,8 +85,18 @@ for (const backend of withWebgpu ? ['cpu', 'webgpu'] : ['cpu']) {
     ? `page, WebGPU on ${r.adapter}${r.softwareAdapter ? ' (software adapter, not GPU speed)' : ''}`
     : 'page, CPU engine (wasm, 1 thread, SIMD128)';
   rows.push(`| ${what} | Chromium ${r.browser} | ${r.coldMs} | ${r.warmMs ?? '—'} | ${r.postprocessMs} |`);
+  if (r.fineTune) {
+    const f = r.fineTune;
+    fineTuneRows.push(`| ${what} | ${f.firstStepMs} | ${f.stepMs ?? '—'} | ${f.losses.join(', ')} |`);
+  }
 }
 console.log(`512x512 slice (${sample.replace(repoRoot + '/', '')}), ${runs} runs each, ${new Date().toISOString().slice(0, 10)}\n`);
 console.log('| engine | browser | cold (ms) | warm (ms, median) | post-processing alone (ms) |');
 console.log('|---|---|---|---|---|');
 for (const row of rows) console.log(row);
+if (fineTuneRows.length) {
+  console.log(`\nFine-tuning step, batch 4 of 256x256 crops, ${fineTuneSteps} steps\n`);
+  console.log('| engine | first step (ms) | step (ms, median of the rest) | losses |');
+  console.log('|---|---|---|---|');
+  for (const row of fineTuneRows) console.log(row);
+}

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   startServer, launchBrowser, openPage, dropFiles, download, nativeMask, decodePng, readZip, parseCsv, parseTsv,
-  agreement, constantPng, cropPath, tiffPath, repoRoot,
+  agreement, constantPng, cropPath, tiffPath, repoRoot, benchReport, checkFineTuneReport,
 } from './helpers.mjs';
 import { dailyToolTests } from './features.mjs';
 
@@ -219,3 +219,9 @@ test('no request leaves 127.0.0.1, and none is made after the page loaded', asyn
 });
 
 dailyToolTests({ browser: () => browser, url: () => server.url, webgpu: false });
+
+test('fine-tuning runs in the worker on the CPU: three steps of the default weights give finite losses and a weights file', async () => {
+  // The benchmark mode's fine-tuning (www/bench.js), small: batch 2 of 64 x 64 crops.
+  const report = await benchReport(browser, server.url, 'bench=cpu&runs=0&finetune=3&ftbatch=2&ftcrop=64');
+  checkFineTuneReport(report, 'cpu', 3);
+});

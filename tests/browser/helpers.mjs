@@ -66,6 +66,22 @@ export async function launchBrowser({ webgpu }) {
 }
 
 /**
+ * The JSON report of the page's benchmark mode (www/bench.js) for the query
+ * `query` (e.g. `bench=cpu&runs=1`), in a fresh context of `browser`.
+ */
+export async function benchReport(browser, url, query) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${url}?${query}`, { timeout: 120_000 });
+    await page.waitForFunction(() => document.getElementById('bench').dataset.state, null, { timeout: 600_000, polling: 500 });
+    return JSON.parse(await page.getByTestId('bench-output').textContent());
+  } finally {
+    await context.close();
+  }
+}
+
+/**
  * Opens the page and waits until the engine and weights are ready. Records
  * every request (`requests`) and console/page errors (`errors`).
  */
@@ -432,4 +448,18 @@ export function nativeOutputs(file) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Checks a benchmark report's fine-tuning on `backend`: `steps` finite losses and
+ * an exported weights file.
+ */
+export function checkFineTuneReport(report, backend, steps) {
+  if (report.error) throw new Error(report.error);
+  const [run] = report.backends;
+  if (run.backend !== backend) throw new Error(`ran on ${run.backend ?? run.skipped}, not ${backend}`);
+  const { losses, weightsBytes } = run.fineTune;
+  if (losses.length !== steps || !losses.every((l) => Number.isFinite(l) && l > 0)) throw new Error(`losses ${losses}`);
+  // The default network's 1.9 M parameters as f32, with its config.
+  if (!(weightsBytes > 7_000_000)) throw new Error(`exported weights of ${weightsBytes} bytes`);
 }

@@ -11,7 +11,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, dropFiles, download, nativeMask, decodePng, agreement, cropPath } from './helpers.mjs';
+import {
+  startServer, launchBrowser, openPage, dropFiles, download, nativeMask, decodePng, agreement, cropPath, benchReport,
+  checkFineTuneReport,
+} from './helpers.mjs';
 import { dailyToolTests } from './features.mjs';
 
 let server;
@@ -57,3 +60,9 @@ test('the WebGPU mask equals the native CLI mask', async (t) => {
 });
 
 dailyToolTests({ browser: () => browser, url: () => server.url + '?backend=webgpu', webgpu: true });
+
+test('fine-tuning runs in the worker on WebGPU: three steps of the default weights give finite losses and a weights file', async () => {
+  // The benchmark mode's fine-tuning (www/bench.js), small: batch 2 of 64 x 64 crops.
+  const report = await benchReport(browser, server.url, 'bench=webgpu&runs=0&finetune=3&ftbatch=2&ftcrop=64');
+  checkFineTuneReport(report, 'webgpu', 3);
+});

@@ -118,3 +118,33 @@ fn exported_weights_load_back_to_the_same_logits() {
     assert!(max_diff(&tuned, &reloaded) < 1e-5, "{}", max_diff(&tuned, &reloaded));
     assert!(max_diff(&tuned, &default) > 1e-3, "three steps changed the network");
 }
+
+/// Polls `future` to completion: on the CPU its awaits are all ready at once.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut context) {
+            return value;
+        }
+    }
+}
+
+#[test]
+fn the_asynchronous_step_and_export_the_page_uses_equal_the_blocking_ones() {
+    let (image, mask) = inverted_slice("26", 96);
+    let slices = || vec![Slice { name: "26.png".into(), image: image.clone(), mask: mask.clone() }];
+    let (mut blocking, mut awaited) = (tuner(slices()).unwrap(), tuner(slices()).unwrap());
+    for _ in 0..2 {
+        assert_eq!(blocking.step().unwrap(), block_on(awaited.step_async()).unwrap());
+    }
+    let (bytes, awaited_bytes) = (blocking.weights().unwrap(), block_on(awaited.weights_async()).unwrap());
+    let device = Device::flex();
+    let logits = |bytes: &[u8]| -> Vec<f32> {
+        let net = model::load_from_bytes(bytes, "fine-tuned.safetensors", &device).unwrap();
+        let t: Tensor<4> = whole_image_logits(&net, &image, &device).unwrap();
+        t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+    };
+    assert_eq!(bytes.len(), awaited_bytes.len());
+    assert_eq!(logits(&bytes), logits(&awaited_bytes));
+}
