@@ -46,6 +46,7 @@ pub mod distance;
 pub mod morphology;
 pub mod render;
 pub mod threshold;
+pub mod tiled;
 pub mod watershed;
 
 use crate::error::{Error, Result};

@@ -93,6 +93,17 @@ impl<T: Copy> Raster<T> {
         &self.data[y * self.width..(y + 1) * self.width]
     }
 
+    /// The `width` x `height` part whose top-left cell is `(x, y)`. Panics when it
+    /// leaves the raster.
+    pub fn crop(&self, x: usize, y: usize, width: usize, height: usize) -> Self {
+        assert!(x + width <= self.width && y + height <= self.height, "crop outside the raster");
+        let mut data = Vec::with_capacity(width * height);
+        for row in y..y + height {
+            data.extend_from_slice(&self.data[row * self.width + x..row * self.width + x + width]);
+        }
+        Self { width, height, data }
+    }
+
     /// A new raster with `f` applied to every value.
     pub fn map<U: Copy>(&self, f: impl FnMut(T) -> U) -> Raster<U> {
         Raster { width: self.width, height: self.height, data: self.data.iter().copied().map(f).collect() }
@@ -146,5 +157,13 @@ mod tests {
         assert_eq!(r.data(), &[0, 1, 2, 10, 11, 12]);
         assert_eq!(r.get(2, 1), 12);
         assert_eq!(r.row(1), &[10, 11, 12]);
+    }
+
+    #[test]
+    fn crop_takes_the_part_at_an_offset() {
+        let r = Raster::from_fn(4, 3, |x, y| (10 * y + x) as i32);
+        let part = r.crop(1, 1, 2, 2);
+        assert_eq!(part.dims(), (2, 2));
+        assert_eq!(part.data(), &[11, 12, 21, 22]);
     }
 }

@@ -23,6 +23,7 @@ mod normalization;
 mod postprocess_cells;
 mod postprocess_opencv;
 mod postprocess_properties;
+mod postprocess_tiled;
 mod train_data;
 mod train_finetune;
 mod train_loss;
