@@ -19,6 +19,7 @@ use crate::export::label_tiff::{encode_label_tiff, LabelPlane};
 use crate::export::outline::outlines;
 use crate::export::roi::roi_set;
 use crate::imageio::{encode_png_u16, encode_png_u8, PixelSize};
+use crate::postprocess::tiled::{run_tiled, TileLayout, TiledPostprocess};
 use crate::postprocess::{self, PostprocessParams, PostprocessSteps, Threshold};
 use crate::raster::{GrayF32, GrayU8, Raster};
 use crate::{Error, Result};
@@ -85,6 +86,14 @@ impl PipelineOptions {
         self.postprocess_params().validate()
     }
 
+    /// The threshold as a probability: the fixed one, or Otsu's 8-bit `level` / 255.
+    fn threshold_of(&self, level: u8) -> f32 {
+        match self.threshold {
+            CellThreshold::Otsu => f32::from(level) / 255.0,
+            CellThreshold::Probability(t) => t,
+        }
+    }
+
     /// The post-processing's parameters: the original's, with this level and fraction.
     fn postprocess_params(&self) -> PostprocessParams {
         let threshold = match self.threshold {
@@ -115,19 +124,52 @@ pub struct Analysis {
 /// pixel, in `[0, 1]`). Fails on invalid options or an empty map.
 pub fn analyse(probability: &GrayF32, options: &PipelineOptions) -> Result<Analysis> {
     options.validate()?;
+    let (cut, gray) = cut_and_gray(probability, options);
+    let steps = postprocess::run(&gray, &options.postprocess_params())?;
+    let threshold = options.threshold_of(steps.threshold_level);
+    let cells = Cells::from_segmentation(&steps.final_mask);
+    Ok(Analysis { cut, threshold, steps, cells, pixel_size: options.pixel_size })
+}
+
+/// The cut of `probability` and the post-processing's 8-bit input.
+fn cut_and_gray(probability: &GrayF32, options: &PipelineOptions) -> (GrayU8, GrayU8) {
     let cut_at = match options.threshold {
         CellThreshold::Otsu => 0.5,
         CellThreshold::Probability(t) => t,
     };
     let cut = probability.map(|p| if p > cut_at { 255 } else { 0 });
     let gray = probability.map(|p| (p * 255.0).round().clamp(0.0, 255.0) as u8);
-    let steps = postprocess::run(&gray, &options.postprocess_params())?;
-    let threshold = match options.threshold {
-        CellThreshold::Otsu => f32::from(steps.threshold_level) / 255.0,
-        CellThreshold::Probability(t) => t,
-    };
-    let cells = Cells::from_segmentation(&steps.final_mask);
-    Ok(Analysis { cut, threshold, steps, cells, pixel_size: options.pixel_size })
+    (cut, gray)
+}
+
+/// [`analyse`]'s results without the intermediates, from the tiled post-processing
+/// ([`crate::postprocess::tiled`]): for images too large to hold every step whole.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TiledAnalysis {
+    /// The probability cut, as [`Analysis::cut`].
+    pub cut: GrayU8,
+    /// The threshold used, as [`Analysis::threshold`].
+    pub threshold: f32,
+    /// The global quantities and the final image of the tiled post-processing.
+    pub postprocess: TiledPostprocess,
+    /// The cells of the final image.
+    pub cells: Cells,
+    /// The pixel size of the options.
+    pub pixel_size: Option<PixelSize>,
+}
+
+/// [`analyse`] with the post-processing run tile by tile on `layout`: the same
+/// cut, threshold, final image and cells wherever the tiled post-processing equals
+/// the whole-image one (see [`crate::postprocess::tiled`]), holding only the 8-bit
+/// input, the cut and the final image whole. Fails as [`analyse`] does.
+pub fn analyse_tiled(probability: &GrayF32, options: &PipelineOptions, layout: &TileLayout) -> Result<TiledAnalysis> {
+    options.validate()?;
+    let (cut, gray) = cut_and_gray(probability, options);
+    let postprocess = run_tiled(&gray, &options.postprocess_params(), layout)?;
+    drop(gray);
+    let threshold = options.threshold_of(postprocess.threshold_level);
+    let cells = Cells::from_segmentation(&postprocess.final_mask);
+    Ok(TiledAnalysis { cut, threshold, postprocess, cells, pixel_size: options.pixel_size })
 }
 
 /// One file of a result: `<stem>.<suffix>` on disk, in the page's downloads and ZIP.
@@ -165,24 +207,41 @@ impl Analysis {
     /// [`crate::export::roi`]). Each is made on its own: one that fails is a
     /// [`FileFailure`] in its place, and the others are still made.
     pub fn files(&self) -> Vec<std::result::Result<ResultFile, FileFailure>> {
-        let made = |suffix: &'static str, bytes: Result<Vec<u8>>| {
-            bytes.map(|bytes| ResultFile { suffix, bytes }).map_err(|error| FileFailure { suffix, error })
-        };
-        let csv = match &self.pixel_size {
-            Some(size) => self.cells.to_csv_with_pixel_size(size),
-            None => self.cells.to_csv(),
-        };
-        vec![
-            made(CUT_SUFFIX, encode_png_u8(&self.cut)),
-            made(MASK_SUFFIX, encode_png_u8(&self.steps.final_mask)),
-            match LabelPlane::of(&self.cells) {
-                LabelPlane::U16(labels) => made(LABELS_PNG_SUFFIX, encode_png_u16(&labels)),
-                wide => made(LABELS_TIFF_SUFFIX, encode_label_tiff(&[wide])),
-            },
-            made(CELLS_SUFFIX, Ok(csv.into_bytes())),
-            made(ROI_SET_SUFFIX, roi_set(&outlines(&self.cells.labels))),
-        ]
+        result_files(&self.cut, &self.steps.final_mask, &self.cells, self.pixel_size.as_ref())
     }
+}
+
+impl TiledAnalysis {
+    /// The same files as [`Analysis::files`], in the same order.
+    pub fn files(&self) -> Vec<std::result::Result<ResultFile, FileFailure>> {
+        result_files(&self.cut, &self.postprocess.final_mask, &self.cells, self.pixel_size.as_ref())
+    }
+}
+
+/// The files of [`Analysis::files`] from the cut, the final image and its cells.
+fn result_files(
+    cut: &GrayU8,
+    final_mask: &GrayU8,
+    cells: &Cells,
+    pixel_size: Option<&PixelSize>,
+) -> Vec<std::result::Result<ResultFile, FileFailure>> {
+    let made = |suffix: &'static str, bytes: Result<Vec<u8>>| {
+        bytes.map(|bytes| ResultFile { suffix, bytes }).map_err(|error| FileFailure { suffix, error })
+    };
+    let csv = match pixel_size {
+        Some(size) => cells.to_csv_with_pixel_size(size),
+        None => cells.to_csv(),
+    };
+    vec![
+        made(CUT_SUFFIX, encode_png_u8(cut)),
+        made(MASK_SUFFIX, encode_png_u8(final_mask)),
+        match LabelPlane::of(cells) {
+            LabelPlane::U16(labels) => made(LABELS_PNG_SUFFIX, encode_png_u16(&labels)),
+            wide => made(LABELS_TIFF_SUFFIX, encode_label_tiff(&[wide])),
+        },
+        made(CELLS_SUFFIX, Ok(csv.into_bytes())),
+        made(ROI_SET_SUFFIX, roi_set(&outlines(&cells.labels))),
+    ]
 }
 
 /// Suffix of the cell probability (`<stem>.prob.png`).
@@ -245,6 +304,20 @@ mod tests {
         let csv = analysis.files().remove(3).unwrap();
         assert_eq!(csv.suffix, CELLS_SUFFIX);
         assert_eq!(csv.bytes, analysis.cells.to_csv_with_pixel_size(&size).into_bytes());
+    }
+
+    #[test]
+    fn the_tiled_analysis_gives_the_same_files_on_a_checkerboard_of_cells() {
+        let probability = Raster::from_fn(96, 80, |x, y| if (x / 12 + y / 10) % 2 == 0 { 0.9 } else { 0.1 });
+        let options = PipelineOptions::default();
+        let whole = analyse(&probability, &options).unwrap();
+        let tiled = analyse_tiled(&probability, &options, &TileLayout { core: 16, reach: 32 }).unwrap();
+        assert_eq!(tiled.threshold, whole.threshold);
+        assert_eq!(tiled.postprocess.final_mask, whole.steps.final_mask);
+        let bytes = |files: Vec<std::result::Result<ResultFile, FileFailure>>| {
+            files.into_iter().map(|f| f.unwrap().bytes).collect::<Vec<_>>()
+        };
+        assert_eq!(bytes(tiled.files()), bytes(whole.files()));
     }
 
     #[test]

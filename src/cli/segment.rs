@@ -30,6 +30,12 @@
 //! reported by name and the others are still written; the exit status is then
 //! non-zero.
 //!
+//! Pages of more than 2048x2048 pixels (`--tiled auto`, the default) are
+//! post-processed tile by tile ([`crate::pipeline::analyse_tiled`]), holding only
+//! the 8-bit probability, the cut and the final image whole; `--tiled always` and
+//! `--tiled never` choose for every page. The module [`crate::postprocess::tiled`]
+//! says where the two may differ (nowhere on the shipped slices).
+//!
 //! Everything after the network is [`crate::pipeline`], which the page runs too, so
 //! these files are byte for byte the page's downloads (for the same probability).
 //! `--threshold otsu` (the default) cuts at 0.5 and post-processes at Otsu's level;
@@ -45,7 +51,8 @@ use crate::export::label_tiff::{write_label_tiff, LabelPlane};
 use crate::imageio::{read_image_file, GrayImage};
 use crate::inference::{predict_probability, Edges, Network, TileOptions};
 use crate::model;
-use crate::pipeline::{self, Analysis, CellThreshold, PipelineOptions, LABELS_TIFF_SUFFIX};
+use crate::pipeline::{self, CellThreshold, PipelineOptions, ResultFile, LABELS_TIFF_SUFFIX};
+use crate::postprocess::tiled::TileLayout;
 use crate::{Error, GrayF32, Result};
 
 /// Arguments of `unetseg segment`.
@@ -74,6 +81,38 @@ pub struct SegmentArgs {
     /// padding, as in training) or `mirror` (the original's mirrored margins).
     #[arg(long, value_enum, default_value_t = Edges::ZeroPadding)]
     pub edges: Edges,
+    /// When the post-processing runs tile by tile (512-pixel cores, see
+    /// `unetseg::postprocess::tiled`) instead of on the whole image: `auto` above
+    /// 2048x2048 pixels, `always` or `never`.
+    #[arg(long, value_enum, default_value_t = Tiling::Auto)]
+    pub tiled: Tiling,
+}
+
+/// When `segment` post-processes tile by tile.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tiling {
+    /// For pages of more than [`TILED_ABOVE_PIXELS`] pixels.
+    Auto,
+    /// For every page.
+    Always,
+    /// Never: every intermediate of the whole page is held at once.
+    Never,
+}
+
+/// Pages of more pixels than this (2048 x 2048) are post-processed tile by tile under
+/// [`Tiling::Auto`]: the whole-image intermediates take about 25 bytes a pixel, the
+/// tiled path's whole-image buffers 6 (the 8-bit input, the cut, the final image).
+pub const TILED_ABOVE_PIXELS: usize = 2048 * 2048;
+
+impl Tiling {
+    /// Whether a page of `pixels` pixels is post-processed tile by tile.
+    fn applies_to(self, pixels: usize) -> bool {
+        match self {
+            Tiling::Auto => pixels > TILED_ABOVE_PIXELS,
+            Tiling::Always => true,
+            Tiling::Never => false,
+        }
+    }
 }
 
 /// Parses `--threshold` for clap.
@@ -127,7 +166,7 @@ pub fn run(args: SegmentArgs) -> Result<()> {
     let tiles = TileOptions { edges: args.edges, ..TileOptions::default() };
     let (mut failed_inputs, mut failed_files) = (0, 0);
     for input in &args.inputs {
-        match segment_file(&network, input, &args.out, &tiles, &options) {
+        match segment_file(&network, input, &args.out, &tiles, &options, args.tiled) {
             Ok(failed) => failed_files += failed,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -157,6 +196,7 @@ fn segment_file(
     out: &Path,
     tiles: &TileOptions,
     options: &PipelineOptions,
+    tiling: Tiling,
 ) -> Result<usize> {
     let pages = read_image_file(input)?;
     let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
@@ -166,12 +206,23 @@ fn segment_file(
         let name = if pages.len() > 1 { format!("{stem}_p{index:03}") } else { stem.clone() };
         let start = Instant::now();
         let options = PipelineOptions { pixel_size: page.pixel_size, ..*options };
-        let (probability, analysis) = predict_page(network, &page.image, tiles, &name)
-            .and_then(|p| pipeline::analyse(&p, &options).map(|a| (p, a)))
-            .map_err(|e| Error::file(input, e))?;
-        failed += write_outputs(&probability, &analysis, out, &name);
+        let probability = predict_page(network, &page.image, tiles, &name).map_err(|e| Error::file(input, e))?;
+        let mut files = vec![pipeline::probability_file(&probability).map_err(|error| (pipeline::PROB_SUFFIX, error))];
+        let cells = if tiling.applies_to(page.image.width() * page.image.height()) {
+            let analysis = pipeline::analyse_tiled(&probability, &options, &TileLayout::default());
+            drop(probability);
+            let analysis = analysis.map_err(|e| Error::file(input, e))?;
+            files.extend(analysis.files().into_iter().map(|file| file.map_err(|f| (f.suffix, f.error))));
+            analysis.cells
+        } else {
+            let analysis = pipeline::analyse(&probability, &options).map_err(|e| Error::file(input, e))?;
+            drop(probability);
+            files.extend(analysis.files().into_iter().map(|file| file.map_err(|f| (f.suffix, f.error))));
+            analysis.cells
+        };
+        failed += write_outputs(files, out, &name);
         if pages.len() > 1 {
-            stack.push(LabelPlane::of(&analysis.cells));
+            stack.push(LabelPlane::of(&cells));
         }
         let pixel = page.pixel_size.map(|size| format!(", pixel {size}")).unwrap_or_default();
         println!(
@@ -179,7 +230,7 @@ fn segment_file(
             page.image.width(),
             page.image.height(),
             start.elapsed().as_secs_f64(),
-            analysis.cells.count()
+            cells.count()
         );
     }
     if !stack.is_empty() {
@@ -192,11 +243,10 @@ fn segment_file(
     Ok(failed)
 }
 
-/// Writes the result files of one image, each on its own; returns how many could
-/// not be made or written (each reported on stderr, naming the file).
-fn write_outputs(probability: &GrayF32, analysis: &Analysis, out: &Path, name: &str) -> usize {
-    let mut files = vec![pipeline::probability_file(probability).map_err(|error| (pipeline::PROB_SUFFIX, error))];
-    files.extend(analysis.files().into_iter().map(|file| file.map_err(|f| (f.suffix, f.error))));
+/// Writes the result files of one image (each made, or the suffix it would have had
+/// and why not), each on its own; returns how many could not be made or written
+/// (each reported on stderr, naming the file).
+fn write_outputs(files: Vec<std::result::Result<ResultFile, (&str, Error)>>, out: &Path, name: &str) -> usize {
     let mut failed = 0;
     for file in files {
         let written =
