@@ -10,7 +10,9 @@
 //!    (`UNet::forward`, `UNETSEG_TRAIN_LAYERS=burn`), vs PyTorch;
 //! 3. peak resident memory (`/usr/bin/time -v`) and wall time of
 //!    `unetseg segment` on a 4096x4096 image (slice 24 tiled 8x8, mirrored so
-//!    that the seams look like tissue), default weights.
+//!    that the seams look like tissue), default weights, with the tiled
+//!    post-processing (`--tiled always`, the default at that size) and the
+//!    whole-image one (`--tiled never`).
 //!
 //! The peers come from scripts/bench_model_peers.py, run with the Python in
 //! `UNETSEG_PEERS_PYTHON` (default: .venv-peers/, made by scripts/peers-venv.sh); without
@@ -169,29 +171,31 @@ fn bench_segment_memory() {
     let dir = std::env::temp_dir().join(format!("unetseg-bench-model-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch folder");
     let image = write_large_image(&dir);
-    let start = Instant::now();
-    let output = Command::new(time)
-        .arg("-v")
-        .arg(env!("CARGO_BIN_EXE_unetseg"))
-        .arg("segment")
-        .arg(&image)
-        .arg("--out")
-        .arg(dir.join("out"))
-        .output()
-        .expect("run unetseg segment");
-    let wall = start.elapsed().as_secs_f64();
-    let report = String::from_utf8_lossy(&output.stderr);
-    let peak_kb = report
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
-        .and_then(|v| v.trim().parse::<f64>().ok());
-    match (output.status.success(), peak_kb) {
-        (true, Some(kb)) => println!(
-            "segment 4096x4096 (default weights): peak RSS {:.0} MiB, wall {wall:.1} s ({})",
-            kb / 1024.0,
-            String::from_utf8_lossy(&output.stdout).trim()
-        ),
-        _ => println!("segment 4096x4096 failed: {report}"),
+    for tiled in ["always", "never"] {
+        let start = Instant::now();
+        let output = Command::new(time)
+            .arg("-v")
+            .arg(env!("CARGO_BIN_EXE_unetseg"))
+            .arg("segment")
+            .arg(&image)
+            .args(["--tiled", tiled, "--out"])
+            .arg(dir.join(tiled))
+            .output()
+            .expect("run unetseg segment");
+        let wall = start.elapsed().as_secs_f64();
+        let report = String::from_utf8_lossy(&output.stderr);
+        let peak_kb = report
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        match (output.status.success(), peak_kb) {
+            (true, Some(kb)) => println!(
+                "segment 4096x4096 (default weights, --tiled {tiled}): peak RSS {:.0} MiB, wall {wall:.1} s ({})",
+                kb / 1024.0,
+                String::from_utf8_lossy(&output.stdout).trim()
+            ),
+            _ => println!("segment 4096x4096 --tiled {tiled} failed: {report}"),
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -58,7 +58,7 @@ pub struct TileLayout {
 }
 
 impl Default for TileLayout {
-    /// 512-pixel cores and a 32-pixel reach: a tile's buffers take about 5 MB, and
+    /// 512-pixel cores and a 32-pixel reach: a tile's buffers take about 10 MB, and
     /// the shipped slices' post-processing comes out the same as the whole image's.
     fn default() -> Self {
         Self { core: 512, reach: 32 }
