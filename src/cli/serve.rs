@@ -6,20 +6,24 @@
 //! them), so the page only uses relative paths. Only GET and HEAD are
 //! answered; paths that leave these folders are refused.
 //!
-//! HTTP itself (parsing, keep-alive, HEAD without a body, status lines) is
-//! `tiny_http`'s; this module decides which file answers which URL. Every reply
+//! Each connection has a thread of its own, kept alive while the browser reuses it
+//! (closed after 30 s idle); request heads are parsed by `httparse`. Not tiny_http:
+//! its 0.12 task pool can leave a new connection queued behind kept-alive ones when
+//! two arrive at once (`TaskPool::spawn` counts a waiting thread that an earlier
+//! notification already claimed), and a page load then hangs on one of its files
+//! until the browser drops an idle connection; that was seen here. Every reply
 //! carries `Cross-Origin-Opener-Policy: same-origin` and
 //! `Cross-Origin-Embedder-Policy: require-corp`, which make the page
 //! cross-origin isolated (needed by multi-threaded wasm; the page loads nothing
 //! from other origins).
 
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
 use crate::{Error, Result};
 
@@ -51,12 +55,82 @@ pub fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Listens on `host:port` (port 0: a free one); returns the server and the address it got.
-fn listen(host: &str, port: u16) -> Result<(Server, SocketAddr)> {
-    let server =
-        Server::http((host, port)).map_err(|e| Error::invalid(format!("cannot listen on {host}:{port}: {e}")))?;
-    let addr = server.server_addr().to_ip().ok_or_else(|| Error::invalid("the server has no TCP address"))?;
-    Ok((server, addr))
+/// Listens on `host:port` (port 0: a free one); returns the listener and the address it got.
+fn listen(host: &str, port: u16) -> Result<(TcpListener, SocketAddr)> {
+    let cannot = |e: std::io::Error| Error::invalid(format!("cannot listen on {host}:{port}: {e}"));
+    let listener = TcpListener::bind((host, port)).map_err(cannot)?;
+    let addr = listener.local_addr().map_err(cannot)?;
+    Ok((listener, addr))
+}
+
+/// How long a kept-alive connection may wait for its next request.
+const IDLE: Duration = Duration::from_secs(30);
+/// Longest request head (request line and headers) read.
+const MAX_HEAD: usize = 16 * 1024;
+/// Most headers a request may have.
+const MAX_HEADERS: usize = 64;
+
+/// The request methods the server tells apart.
+#[derive(Debug, PartialEq)]
+enum Method {
+    Get,
+    Head,
+    /// Any other (answered 405).
+    Other,
+}
+
+impl Method {
+    fn parse(name: &str) -> Self {
+        match name {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// The reason phrase of the statuses the server sends.
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        301 => "Moved Permanently",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        _ => "Internal Server Error",
+    }
+}
+
+/// One request head read off a connection, up to its blank line: `None` when the
+/// connection ends (or idles out) before a request starts.
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
+    let mut head = Vec::new();
+    loop {
+        let before = head.len();
+        let read = match reader.read_until(b'\n', &mut head) {
+            Ok(read) => read,
+            Err(e) if before == 0 && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        if read == 0 {
+            return if before == 0 { Ok(None) } else { Err(ErrorKind::UnexpectedEof.into()) };
+        }
+        if head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n") || (before == 0 && head == b"\r\n") {
+            if head.iter().all(|b| b.is_ascii_whitespace()) {
+                // Blank lines between requests are allowed; keep reading.
+                head.clear();
+                continue;
+            }
+            return Ok(Some(head));
+        }
+        if head.len() > MAX_HEAD {
+            return Err(std::io::Error::new(ErrorKind::InvalidData, "request head too large"));
+        }
+    }
 }
 
 /// The three folders the page is made of.
@@ -136,56 +210,116 @@ impl Site {
         Reply::File(file, mime)
     }
 
-    /// Answers the requests of `server`, each on a thread of its own (a weights
-    /// download does not hold up the page's other files), as long as it runs.
-    fn serve(self, server: Server) {
-        for request in server.incoming_requests() {
+    /// Accepts connections as long as it runs, each answered on a thread of its own
+    /// (a weights download does not hold up the page's other files).
+    fn serve(self, listener: TcpListener) {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
             let site = self.clone();
             std::thread::spawn(move || {
-                let url = request.url().to_owned();
-                if let Err(e) = site.answer(request) {
-                    eprintln!("serve: {url}: {e}");
+                if let Err(e) = site.connection(stream) {
+                    if !matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) {
+                        eprintln!("serve: {e}");
+                    }
                 }
             });
         }
     }
 
-    /// Answers one request (tiny_http leaves out the body for HEAD). On an error
-    /// (a file that cannot be opened) the request is dropped, and tiny_http answers 500.
-    fn answer(&self, request: Request) -> std::io::Result<()> {
-        match self.route(request.method(), request.url()) {
-            Reply::File(path, mime) => {
-                let response = Response::from_file(File::open(&path)?)
-                    // Content-Length for every size (tiny_http would send files of
-                    // 32 KiB and more chunked): the page's weight download shows
-                    // its progress from it.
-                    .with_chunked_threshold(usize::MAX);
-                request.respond(with_headers(response, &[("Content-Type", mime)]))
+    /// Answers the requests of one connection in turn until the client closes it,
+    /// asks to (`Connection: close`, HTTP/1.0), sends a body or idles for [`IDLE`].
+    fn connection(&self, stream: TcpStream) -> std::io::Result<()> {
+        stream.set_read_timeout(Some(IDLE))?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut writer = BufWriter::new(stream);
+        loop {
+            let head = match read_head(&mut reader) {
+                Ok(Some(head)) => head,
+                Ok(None) => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::InvalidData => {
+                    self.respond(&mut writer, &Method::Get, Reply::Status(431), false)?;
+                    return writer.flush();
+                }
+                Err(e) => return Err(e),
+            };
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut request = httparse::Request::new(&mut headers);
+            let (Ok(httparse::Status::Complete(_)), Some(method), Some(target)) =
+                (request.parse(&head), request.method, request.path)
+            else {
+                self.respond(&mut writer, &Method::Get, Reply::Status(400), false)?;
+                return writer.flush();
+            };
+            let value = |name: &str| {
+                request.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.to_ascii_lowercase())
+            };
+            // Only GET and HEAD are answered: a request with a body is answered, then closed.
+            let body = value("transfer-encoding").is_some() || value("content-length").is_some_and(|v| v != b"0");
+            let close = request.version != Some(1) || value("connection").is_some_and(|v| v == b"close");
+            let keep_alive = !body && !close;
+            let method = Method::parse(method);
+            let reply = self.route(&method, target);
+            self.respond(&mut writer, &method, reply, keep_alive)?;
+            writer.flush()?;
+            if !keep_alive {
+                return Ok(());
             }
-            Reply::Redirect(location) => match Header::from_bytes("Location", location.as_bytes()) {
-                Ok(header) => request.respond(with_headers(Response::empty(301).with_header(header), &[])),
-                // Only ASCII can be a header: a URL with raw non-ASCII bytes.
-                Err(()) => request.respond(status_response(400)),
-            },
-            Reply::Status(code) => request.respond(status_response(code)),
         }
     }
-}
 
-/// A plain-text reply with status `code` ("404 Not Found"); 405 names the methods allowed.
-fn status_response(code: u16) -> Response<std::io::Cursor<Vec<u8>>> {
-    let status = StatusCode(code);
-    let response =
-        Response::from_string(format!("{code} {}\n", status.default_reason_phrase())).with_status_code(status);
-    with_headers(response, if code == 405 { &[("Allow", "GET, HEAD")] } else { &[] })
-}
-
-/// `response` with [`COMMON_HEADERS`] and `extra`, all constant ASCII.
-fn with_headers<R: Read>(mut response: Response<R>, extra: &[(&str, &str)]) -> Response<R> {
-    for (name, value) in COMMON_HEADERS.iter().chain(extra) {
-        response.add_header(Header::from_bytes(*name, *value).expect("header names and values are ASCII"));
+    /// Writes the response for `reply`: its status line, [`COMMON_HEADERS`], the
+    /// Content-Type and Content-Length (for every size: the page's weight download
+    /// shows its progress from it), and the body unless `method` is HEAD. A file that
+    /// cannot be opened is answered 500.
+    fn respond(&self, out: &mut impl Write, method: &Method, reply: Reply, keep_alive: bool) -> std::io::Result<()> {
+        let (code, mime, mut extra, body): (u16, &str, Vec<(&str, String)>, Body) = match reply {
+            Reply::File(path, mime) => match File::open(&path).and_then(|f| Ok((f.metadata()?.len(), f))) {
+                Ok((len, file)) => (200, mime, Vec::new(), Body::File(file, len)),
+                Err(_) => status_body(500),
+            },
+            // Only ASCII without control characters can be a header value.
+            Reply::Redirect(location) if location.bytes().all(|b| b.is_ascii_graphic()) => {
+                let (_, mime, _, body) = status_body(301);
+                (301, mime, vec![("Location", location)], body)
+            }
+            Reply::Redirect(_) => status_body(400),
+            Reply::Status(code) => status_body(code),
+        };
+        if code == 405 {
+            extra.push(("Allow", "GET, HEAD".into()));
+        }
+        let len = match &body {
+            Body::File(_, len) => *len,
+            Body::Text(text) => text.len() as u64,
+        };
+        write!(out, "HTTP/1.1 {code} {}\r\nContent-Type: {mime}\r\nContent-Length: {len}\r\n", reason(code))?;
+        for (name, value) in COMMON_HEADERS.iter().map(|&(n, v)| (n, v.to_string())).chain(extra) {
+            write!(out, "{name}: {value}\r\n")?;
+        }
+        write!(out, "Connection: {}\r\n\r\n", if keep_alive { "keep-alive" } else { "close" })?;
+        if *method != Method::Head {
+            match body {
+                Body::File(mut file, _) => {
+                    std::io::copy(&mut file, out)?;
+                }
+                Body::Text(text) => out.write_all(text.as_bytes())?,
+            }
+        }
+        Ok(())
     }
-    response
+}
+
+/// The body of a response.
+enum Body {
+    /// A file and its length.
+    File(File, u64),
+    /// A short text.
+    Text(String),
+}
+
+/// A plain-text reply with status `code` ("404 Not Found\n").
+fn status_body(code: u16) -> (u16, &'static str, Vec<(&'static str, String)>, Body) {
+    (code, "text/plain; charset=utf-8", Vec::new(), Body::Text(format!("{code} {}\n", reason(code))))
 }
 
 /// Joins a URL path below `base`, refusing anything that could leave it:
@@ -240,7 +374,7 @@ fn mime_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpStream;
+    use std::io::Read;
 
     /// A throwaway site folder with one file in each of the three mapped folders.
     fn site_in_temp(name: &str) -> (PathBuf, Site) {
@@ -284,8 +418,8 @@ mod tests {
         assert_eq!(site.route(&Method::Get, "/nothing.js"), Reply::Status(404));
         // A malformed escape stays as it is: no such file.
         assert_eq!(site.route(&Method::Get, "/%zz"), Reply::Status(404));
-        assert_eq!(site.route(&Method::Post, "/"), Reply::Status(405));
-        assert_eq!(site.route(&Method::Put, "/"), Reply::Status(405));
+        assert_eq!(site.route(&Method::parse("POST"), "/"), Reply::Status(405));
+        assert_eq!(site.route(&Method::parse("PUT"), "/"), Reply::Status(405));
         std::fs::remove_dir_all(root).unwrap();
     }
 
@@ -357,7 +491,7 @@ mod tests {
     #[test]
     fn answers_over_tcp() {
         let (root, site) = site_in_temp("tcp");
-        // Bigger than tiny_http's 32 KiB threshold for chunked replies.
+        // Bigger than one write buffer.
         let weights = vec![7u8; 100_000];
         std::fs::write(root.join("weights/big.safetensors"), &weights).unwrap();
         let (server, addr) = listen("127.0.0.1", 0).unwrap();
@@ -403,6 +537,42 @@ mod tests {
         let (status, headers, _) = fetch(addr, "DELETE", "/");
         assert_eq!(status, "HTTP/1.1 405 Method Not Allowed");
         assert_eq!(header(&headers, "allow"), Some("GET, HEAD"));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn keeps_connections_alive_and_idle_ones_hold_up_nothing() {
+        let (root, site) = site_in_temp("keepalive");
+        let (listener, addr) = listen("127.0.0.1", 0).unwrap();
+        std::thread::spawn(move || site.serve(listener));
+        // Kept-alive connections left idle, as a browser leaves them.
+        let idle: Vec<TcpStream> = (0..8)
+            .map(|_| {
+                let mut stream = TcpStream::connect(addr).unwrap();
+                write!(stream, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+                stream
+            })
+            .collect();
+        // New connections arriving together are all answered.
+        let fetches: Vec<_> =
+            (0..16).map(|_| std::thread::spawn(move || fetch(addr, "GET", "/samples/a.png").2)).collect();
+        for fetch in fetches {
+            assert_eq!(fetch.join().unwrap(), b"png");
+        }
+        // Two requests sent at once on one connection: two replies, the connection
+        // kept alive after the first and closed after the second.
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nHEAD /samples/a.png HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut replies = String::new();
+        stream.read_to_string(&mut replies).unwrap();
+        assert_eq!(replies.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{replies}");
+        let keep = replies.find("Connection: keep-alive").unwrap();
+        assert!(replies[keep..].contains("Connection: close") && replies.ends_with("\r\n\r\n"), "{replies}");
+        drop(idle);
         std::fs::remove_dir_all(root).unwrap();
     }
 
