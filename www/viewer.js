@@ -44,6 +44,10 @@ export class Viewer extends EventTarget {
     this.pointers = new Map();
     this.hover = null;
     this.keyboardProbe = false;
+    // A painter takes single-pointer drags instead of the pan (the annotation editor):
+    // `{ wants(e), down(point), move(point), up() }`, points in image coordinates.
+    this.painter = null;
+    this.painting = null; // the pointer id of the stroke under way
 
     const id = nextId++;
     this.element = document.createElement('div');
@@ -123,6 +127,11 @@ export class Viewer extends EventTarget {
         this.#schedule();
       }, () => {});
     }
+    this.#schedule();
+  }
+
+  /** Draws the layers again (a canvas layer changed in place). */
+  refresh() {
     this.#schedule();
   }
 
@@ -327,6 +336,12 @@ export class Viewer extends EventTarget {
     this.readout.textContent = `x ${x}, y ${y}${about ? ` · ${about}` : ''}`;
   }
 
+  #endStroke() {
+    if (this.painting === null) return;
+    this.painting = null;
+    this.painter?.up();
+  }
+
   #wire() {
     const el = this.element;
     el.addEventListener('keydown', (e) => {
@@ -367,8 +382,15 @@ export class Viewer extends EventTarget {
       this.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
       el.focus({ preventScroll: true });
       this.keyboardProbe = false;
+      if (this.pointers.size === 1 && this.painter?.wants(e)) {
+        this.painting = e.pointerId;
+        this.painter.down(this.toImage(e.clientX, e.clientY));
+      } else {
+        this.#endStroke(); // a second finger: pinch, not paint
+      }
     });
     const release = (e) => {
+      if (e.pointerId === this.painting) this.#endStroke();
       this.pointers.delete(e.pointerId);
       if (e.type !== 'pointerup') this.hover = null;
       this.#schedule();
@@ -387,6 +409,13 @@ export class Viewer extends EventTarget {
         if (this.keyboardProbe) this.#schedule(); // the cross-hair goes
         this.keyboardProbe = false;
         this.hover = this.toImage(e.clientX, e.clientY);
+        this.#showProbe();
+        return;
+      }
+      if (e.pointerId === this.painting) {
+        this.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+        this.hover = this.toImage(e.clientX, e.clientY);
+        this.painter.move(this.hover);
         this.#showProbe();
         return;
       }
