@@ -7,6 +7,9 @@
 // for the new result.
 
 import { Viewer } from './viewer.js';
+import { AnnotationEditor, MEMBRANE, CELL, UNLABELLED } from './editor.js';
+import { encodeGray, decodeGray } from './png.js';
+import { loadAnnotation, saveAnnotation, forgetAnnotation } from './store.js';
 
 const VIEWS = [
   ['input', 'Input'],
@@ -116,6 +119,8 @@ export class ResultCard {
     this.compare = ['input', 'labels'];
     this.shown = null; // the settings of the analysis on display
     this.settled = [];
+    this.editor = null; // the annotation editor, once there is an annotation
+    this.saving = Promise.resolve();
     this.$ = (selector) => this.root.querySelector(selector);
     this.$('.result-name').textContent = title;
     this.#wireControls();
@@ -193,6 +198,7 @@ export class ResultCard {
     this.$('.result-body').hidden = false;
     this.#buildTabs();
     this.#render();
+    this.#restoreAnnotation();
     // The controls moved while the network ran ("use these settings for all"): follow them.
     if (paramsKey(this.settings) !== paramsKey(params)) this.#controlsChanged();
   }
@@ -298,6 +304,7 @@ export class ResultCard {
   dispose() {
     this.disposed = true;
     this.current?.destroy();
+    this.editor?.destroy();
     for (const image of Object.values(this.images)) URL.revokeObjectURL(image.url);
     for (const step of this.steps) URL.revokeObjectURL(step.url);
     for (const a of this.root.querySelectorAll('a[href^="blob:"]')) URL.revokeObjectURL(a.href);
@@ -330,6 +337,145 @@ export class ResultCard {
       for (const l of this.labels) this.areas[l]++;
     }
     return `cell ${label} · ${this.areas[label]} px`;
+  }
+
+  /** Where this image's annotation is kept: its name (and page) and size. */
+  get annotationKey() {
+    return `${this.title}|${this.size[0]}x${this.size[1]}`;
+  }
+
+  /** The annotation state in data-annotation (test hook): none, saving, saved. */
+  #annotationState(state) {
+    this.root.dataset.annotation = state;
+  }
+
+  #annotationMessage(text, error = false) {
+    const status = this.$('[data-testid=annotation-status]');
+    status.textContent = text;
+    status.classList.toggle('error', error);
+  }
+
+  async #restoreAnnotation() {
+    if (this.editor) return;
+    this.#annotationState('loading');
+    let saved = null;
+    try {
+      saved = await loadAnnotation(this.annotationKey);
+    } catch (e) {
+      this.#annotationMessage(`Saved annotations cannot be read in this browser: ${e?.message ?? e}`, true);
+    }
+    if (this.disposed || this.editor) return;
+    if (saved && saved.width === this.size[0] && saved.height === this.size[1]) {
+      this.#openEditor(saved.data, { save: false });
+      this.#annotationMessage(`Your annotation of this image was restored from this browser (${this.editor.labelled} pixels labelled).`);
+      this.#annotationState('saved');
+      this.#exportAnnotation();
+    } else {
+      this.#annotationState('none');
+    }
+  }
+
+  /** The network's post-processed mask as samples (0 membrane, 255 cell). */
+  async #maskSamples() {
+    return (await decodeGray(this.files['mask.png'])).data;
+  }
+
+  /** Makes the editor on `data` (hidden until Edit), and saves unless `save` is false. */
+  #openEditor(data, { save = true } = {}) {
+    this.editor = new AnnotationEditor({ width: this.size[0], height: this.size[1], title: this.title, input: this.images.input.url, data });
+    this.editor.addEventListener('change', () => this.#saveAnnotation());
+    this.editor.addEventListener('start-mask', async () => this.editor.replace(await this.#maskSamples()));
+    this.$('.editor-box').replaceChildren(this.editor.element);
+    this.$('[data-testid=forget-annotation]').disabled = false;
+    if (save) this.#saveAnnotation();
+  }
+
+  #showEditor(show) {
+    const box = this.$('.editor-box');
+    box.hidden = !show;
+    const edit = this.$('[data-testid=edit]');
+    edit.setAttribute('aria-expanded', String(show));
+    edit.textContent = show ? 'Close the editor' : 'Edit the mask';
+    this.root.dataset.editing = String(show);
+    if (show) {
+      this.editor.resize();
+      this.editor.viewer.element.focus({ preventScroll: true });
+    }
+  }
+
+  async #toggleEditor() {
+    if (this.state !== 'done') return;
+    if (!this.editor) this.#openEditor(await this.#maskSamples());
+    this.#showEditor(this.$('.editor-box').hidden);
+  }
+
+  /** Saves the annotation in IndexedDB and points the download at it; saves run one after the other. */
+  #saveAnnotation() {
+    this.#annotationState('saving');
+    const data = Uint8Array.from(this.editor.data);
+    const key = this.annotationKey;
+    const [w, h] = this.size;
+    const ticket = (this.saveTicket = (this.saveTicket ?? 0) + 1);
+    this.saving = this.saving.then(async () => {
+      await this.#exportAnnotation(data);
+      try {
+        await saveAnnotation(key, w, h, data);
+      } catch (e) {
+        this.#annotationMessage(`The annotation could not be saved in this browser: ${e?.message ?? e}`, true);
+      }
+      this.root.dataset.annotationSaves = String(Number(this.root.dataset.annotationSaves ?? 0) + 1);
+      if (ticket === this.saveTicket && this.editor) this.#annotationState('saved');
+    });
+  }
+
+  async #exportAnnotation(data = this.editor.data) {
+    const png = await encodeGray(this.size[0], this.size[1], data);
+    if (!this.editor) return;
+    const link = this.$('[data-testid=download-annotation]');
+    if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+    link.download = `${this.stem}.annotation.png`;
+  }
+
+  /** Imports the annotation PNG `file`; a file that does not fit is refused, naming it, and nothing changes. */
+  async #importAnnotation(file) {
+    let data;
+    try {
+      const image = await decodeGray(new Uint8Array(await file.arrayBuffer()));
+      const [w, h] = this.size;
+      if (image.width !== w || image.height !== h) {
+        throw new Error(`it is ${image.width} x ${image.height} pixels, the image is ${w} x ${h}`);
+      }
+      const other = image.data.findIndex((v) => v !== MEMBRANE && v !== CELL && v !== UNLABELLED);
+      if (other >= 0) {
+        throw new Error(`pixel (${other % w}, ${Math.floor(other / w)}) is ${image.data[other]}; an annotation holds only 0 (membrane), 128 (unlabelled) and 255 (cell)`);
+      }
+      data = image.data;
+    } catch (e) {
+      this.#annotationMessage(`Not imported: ${file.name}: ${e?.message ?? e}. The annotation is unchanged.`, true);
+      return;
+    }
+    if (this.editor) this.editor.replace(data);
+    else this.#openEditor(data);
+    this.#annotationMessage(`Imported ${file.name} (${this.editor.labelled} pixels labelled).`);
+  }
+
+  async #forgetAnnotation() {
+    this.saveTicket = (this.saveTicket ?? 0) + 1;
+    await this.saving;
+    this.#showEditor(false);
+    this.editor?.destroy();
+    this.editor = null;
+    this.$('.editor-box').replaceChildren();
+    this.#clearDownload('[data-testid=download-annotation]');
+    this.$('[data-testid=forget-annotation]').disabled = true;
+    try {
+      await forgetAnnotation(this.annotationKey);
+      this.#annotationMessage('The annotation of this image is forgotten, here and in this browser\'s storage.');
+    } catch (e) {
+      this.#annotationMessage(`The saved annotation could not be removed: ${e?.message ?? e}`, true);
+    }
+    this.#annotationState('none');
   }
 
   #setImage(name, bytes) {
@@ -397,6 +543,15 @@ export class ResultCard {
     this.$('.fg-fraction').addEventListener('input', () => this.#controlsChanged());
     this.$('[data-testid=cancel]').addEventListener('click', () => this.callbacks.onCancel(this));
     this.$('[data-testid=apply-all]').addEventListener('click', () => this.callbacks.onApplyAll(this.settings));
+    this.$('[data-testid=edit]').addEventListener('click', () => this.#toggleEditor());
+    const input = this.$('[data-testid=annotation-input]');
+    this.$('.import-annotation').addEventListener('click', () => input.click());
+    input.addEventListener('change', () => {
+      const [file] = input.files;
+      input.value = '';
+      if (file && this.state === 'done') this.#importAnnotation(file);
+    });
+    this.$('[data-testid=forget-annotation]').addEventListener('click', () => this.#forgetAnnotation());
     for (const [selector] of Object.values(DOWNLOADS)) {
       const link = this.$(selector);
       link.addEventListener('click', (e) => {
