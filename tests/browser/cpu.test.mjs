@@ -16,6 +16,7 @@ import {
   agreement, constantPng, cropPath, tiffPath, repoRoot, benchReport, checkFineTuneReport,
 } from './helpers.mjs';
 import { dailyToolTests } from './features.mjs';
+import { annotationTests } from './annotation.mjs';
 
 let server;
 let browser;
@@ -225,3 +226,5 @@ test('fine-tuning runs in the worker on the CPU: three steps of the default weig
   const report = await benchReport(browser, server.url, 'bench=cpu&runs=0&finetune=3&ftbatch=2&ftcrop=64');
   checkFineTuneReport(report, 'cpu', 3);
 });
+
+annotationTests({ browser: () => browser, url: () => server.url, webgpu: false });

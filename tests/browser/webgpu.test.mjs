@@ -16,6 +16,7 @@ import {
   checkFineTuneReport,
 } from './helpers.mjs';
 import { dailyToolTests } from './features.mjs';
+import { annotationTests } from './annotation.mjs';
 
 let server;
 let browser;
@@ -66,3 +67,5 @@ test('fine-tuning runs in the worker on WebGPU: three steps of the default weigh
   const report = await benchReport(browser, server.url, 'bench=webgpu&runs=0&finetune=3&ftbatch=2&ftcrop=64');
   checkFineTuneReport(report, 'webgpu', 3);
 });
+
+annotationTests({ browser: () => browser, url: () => server.url + '?backend=webgpu', webgpu: true });
