@@ -9,6 +9,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPage, dropFiles, download, decodePng, emPng, grayPng } from './helpers.mjs';
+import { axe, assertTargets } from './features.mjs';
 
 const M = 0;
 const U = 128;
@@ -103,6 +104,8 @@ export function annotationTests({ browser, url, webgpu }) {
       // The shortcuts are on the page, not only in tooltips.
       const text = await editor.textContent();
       for (const key of ['M', 'C', 'E', '[', ']', 'Ctrl+Z', 'Ctrl+Shift+Z']) assert.ok(text.includes(key), `shortcut ${key} shown`);
+      assert.deepEqual(await axe(page), [], 'axe-core with the editor open');
+      await assertTargets(page);
 
       // From nothing: all unlabelled.
       await afterSave(page, card, () => editor.getByTestId('start-empty').click());

@@ -554,7 +554,7 @@ export function dailyToolTests({ browser, url, webgpu }) {
 }
 
 /** Runs axe-core on the page: the serious and critical violations, as `rule: targets`. */
-async function axe(page) {
+export async function axe(page) {
   if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: axeSource });
   const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   return result.violations.filter((v) => ['serious', 'critical'].includes(v.impact))
@@ -562,7 +562,7 @@ async function axe(page) {
 }
 
 /** Every visible control outside running text is at least 24 x 24 CSS pixels (WCAG 2.2 target size). */
-async function assertTargets(page) {
+export async function assertTargets(page) {
   const small = await page.evaluate(() => [...document.querySelectorAll('button, a[href], input, select, [role=tab], [tabindex="0"]')]
     .filter((el) => el.checkVisibility() && !el.closest('p, li, figcaption') && !(el.type === 'file' && el.closest('label')))
     .map((el) => ({ el, box: el.getBoundingClientRect() }))
