@@ -297,6 +297,7 @@ export class ResultCard {
       { name: `${p}/${p}.labels-colour.png`, data: this.images.labels.bytes },
     ];
     for (const s of this.steps) entries.push({ name: `${p}/steps/${s.stem}.png`, data: s.png });
+    if (this.editor && this.annotationPng) entries.push({ name: `${p}/${p}.annotation.png`, data: this.annotationPng });
     return entries;
   }
 
@@ -431,6 +432,7 @@ export class ResultCard {
   async #exportAnnotation(data = this.editor.data) {
     const png = await encodeGray(this.size[0], this.size[1], data);
     if (!this.editor) return;
+    this.annotationPng = png;
     const link = this.$('[data-testid=download-annotation]');
     if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
@@ -466,6 +468,7 @@ export class ResultCard {
     this.#showEditor(false);
     this.editor?.destroy();
     this.editor = null;
+    this.annotationPng = null;
     this.$('.editor-box').replaceChildren();
     this.#clearDownload('[data-testid=download-annotation]');
     this.$('[data-testid=forget-annotation]').disabled = true;

@@ -8,7 +8,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, dropFiles, download, decodePng, emPng, grayPng } from './helpers.mjs';
+import { openPage, dropFiles, download, decodePng, readZip, emPng, grayPng } from './helpers.mjs';
 import { axe, assertTargets } from './features.mjs';
 
 const M = 0;
@@ -183,6 +183,11 @@ export function annotationTests({ browser, url, webgpu }) {
       await afterSave(page, card, () => editor.getByTestId('redo').click());
       assert.deepEqual(await exported(page, card, S), three, 'Redo redoes stroke 3');
       assert.equal(await editor.getByTestId('redo').isDisabled(), true, 'nothing left to redo');
+      // Starting again from the mask is one more step of the history.
+      await afterSave(page, card, () => editor.getByTestId('start-mask').click());
+      assert.deepEqual(await exported(page, card, S), Array.from(mask.data));
+      await afterSave(page, card, () => editor.getByTestId('undo').click());
+      assert.deepEqual(await exported(page, card, S), three, 'undo goes back to the strokes');
 
       // Pan still works while editing: the pan tool (H) drags the view and paints nothing.
       await viewer.focus();
@@ -209,6 +214,9 @@ export function annotationTests({ browser, url, webgpu }) {
       const status = card.getByTestId('annotation-status');
       assert.match(await status.textContent(), /Imported valid\.png/);
       assert.deepEqual(await exported(page, card, S), pattern);
+      // The batch ZIP holds the annotation next to the image's other files.
+      const zip = readZip((await download(page, page.getByTestId('download-zip'))).bytes);
+      assert.deepEqual(Array.from(decodePng(zip.get('paint/paint.annotation.png')).data), pattern);
 
       const refused = async (name, buffer, why) => {
         await input.setInputFiles({ name, mimeType: 'image/png', buffer });
