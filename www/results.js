@@ -198,7 +198,7 @@ export class ResultCard {
     this.$('.result-body').hidden = false;
     this.#buildTabs();
     this.#render();
-    this.#restoreAnnotation();
+    this.restoring = this.#restoreAnnotation();
     // The controls moved while the network ran ("use these settings for all"): follow them.
     if (paramsKey(this.settings) !== paramsKey(params)) this.#controlsChanged();
   }
@@ -406,7 +406,12 @@ export class ResultCard {
 
   async #toggleEditor() {
     if (this.state !== 'done') return;
-    if (!this.editor) this.#openEditor(await this.#maskSamples());
+    await this.restoring; // a click during the restore opens the saved annotation, not the mask
+    if (this.disposed) return;
+    if (!this.editor) {
+      const mask = await this.#maskSamples();
+      if (!this.editor) this.#openEditor(mask);
+    }
     this.#showEditor(this.$('.editor-box').hidden);
   }
 
@@ -453,6 +458,7 @@ export class ResultCard {
         throw new Error(`pixel (${other % w}, ${Math.floor(other / w)}) is ${image.data[other]}; an annotation holds only 0 (membrane), 128 (unlabelled) and 255 (cell)`);
       }
       data = image.data;
+      await this.restoring;
     } catch (e) {
       this.#annotationMessage(`Not imported: ${file.name}: ${e?.message ?? e}. The annotation is unchanged.`, true);
       return;
