@@ -442,6 +442,7 @@ export class ResultCard {
     if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
     link.download = `${this.stem}.annotation.png`;
+    link.hidden = false;
   }
 
   /** Imports the annotation PNG `file`; a file that does not fit is refused, naming it, and nothing changes. */
@@ -477,6 +478,7 @@ export class ResultCard {
     this.annotationPng = null;
     this.$('.editor-box').replaceChildren();
     this.#clearDownload('[data-testid=download-annotation]');
+    this.$('[data-testid=download-annotation]').hidden = true;
     this.$('[data-testid=forget-annotation]').disabled = true;
     try {
       await forgetAnnotation(this.annotationKey);

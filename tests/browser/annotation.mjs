@@ -259,6 +259,7 @@ export function annotationTests({ browser, url, webgpu }) {
       await card.getByTestId('forget-annotation').click();
       await page.waitForFunction((el) => el.dataset.annotation === 'none', await card.elementHandle());
       assert.equal(await card.getByTestId('download-annotation').getAttribute('href'), null);
+      assert.equal(await card.getByTestId('download-annotation').isVisible(), false, 'no annotation, no link');
       assert.equal(await card.getByTestId('editor').count(), 0);
       assert.match(await card.getByTestId('annotation-status').textContent(), /forgotten/);
 
