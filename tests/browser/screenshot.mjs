@@ -2,14 +2,16 @@
 // test: `node --test` skips this file). Usage, from the repository root after
 // scripts/build-web.sh and cargo build --release:
 //
-//   node tests/browser/screenshot.mjs [sample] [batch] [zoom] [phone]   (all four without arguments)
+//   node tests/browser/screenshot.mjs [sample] [batch] [zoom] [phone] [edit]   (all five without arguments)
 //
 // - sample: docs/screenshot.png, the page after segmenting a sample slice;
 // - batch:  docs/batch-30.png, a batch of 30 images (28 crops of the sample
 //   slices, one image too small and one that is not an image) while it runs;
 // - zoom:   docs/zoom-5000x3000.png, a 5000 x 3000 image (the three sample
 //   slices mirrored side by side, made here) zoomed in on its membranes;
-// - phone:  docs/phone.png, the page with a result on a 390 px wide screen.
+// - phone:  docs/phone.png, the page with a result on a 390 px wide screen;
+// - edit:   docs/edit.png, the annotation editor on a sample slice, zoomed in,
+//   the network's mask partly corrected with the mouse.
 //
 // The inputs are made here from www/samples/ (ISBI 2012 slices 24-26). The 5000 x 3000
 // segmentation runs on the CPU engine in wasm and takes a few minutes on 2 cores.
@@ -110,6 +112,38 @@ try {
     await page.waitForSelector('[data-testid=result][data-state=done] [data-testid=viewer][data-ready=true]', { timeout: 300_000 });
     await page.screenshot({ path: join(docs, 'phone.png'), fullPage: true });
     console.log('wrote docs/phone.png');
+    await page.close();
+  }
+  if (want('edit')) {
+    const page = await open(browser, { width: 1180, height: 1400 });
+    await page.click('#sample-button');
+    await page.waitForSelector('[data-testid=result][data-state=done] [data-testid=viewer][data-ready=true]', { timeout: 300_000 });
+    const card = page.locator('[data-testid=result]').first();
+    await card.getByTestId('edit').click();
+    const editor = card.getByTestId('editor');
+    const viewer = editor.getByTestId('viewer');
+    await page.waitForSelector('[data-testid=editor] [data-testid=viewer][data-ready=true]');
+    // Its bottom at the bottom of the window, so that the sticky status bar does not cover its top.
+    await card.locator('.annotation').evaluate((el) => el.scrollIntoView({ block: 'end' }));
+    await viewer.evaluate((el) => el.viewer.setTransform({ scale: 2.5, cx: 256, cy: 200 }));
+    const box = await viewer.locator('canvas').boundingBox();
+    const stroke = async (tool, size, points) => {
+      await viewer.focus();
+      await page.keyboard.press(tool);
+      await editor.getByTestId('brush-size').fill(String(size));
+      await page.mouse.move(box.x + points[0][0] * box.width, box.y + points[0][1] * box.height);
+      await page.mouse.down();
+      for (const [x, y] of points.slice(1)) await page.mouse.move(box.x + x * box.width, box.y + y * box.height, { steps: 12 });
+      await page.mouse.up();
+    };
+    // Erase a patch back to unlabelled, then paint some cell and a membrane line into it.
+    await stroke('e', 40, [[0.30, 0.30], [0.45, 0.35], [0.40, 0.55], [0.28, 0.50]]);
+    await stroke('c', 12, [[0.32, 0.36], [0.40, 0.40]]);
+    await stroke('m', 4, [[0.27, 0.44], [0.46, 0.47]]);
+    await page.mouse.move(box.x + box.width * 0.62, box.y + box.height * 0.4);
+    await page.waitForTimeout(300);
+    await card.locator('.annotation').screenshot({ path: join(docs, 'edit.png') });
+    console.log('wrote docs/edit.png');
     await page.close();
   }
 } finally {
