@@ -8,6 +8,7 @@
 //   editor.addEventListener('change', () => save(editor.data));
 
 import { Viewer } from './viewer.js';
+import { element } from './dom.js';
 
 export const MEMBRANE = 0;
 export const CELL = 255;
@@ -23,16 +24,6 @@ const TOOLS = [
 const COLOURS = { [MEMBRANE]: [255, 40, 200, 255], [CELL]: [40, 220, 90, 255], [UNLABELLED]: [0, 0, 0, 0] };
 const MAX_BRUSH = 64;
 const MAX_HISTORY = 100;
-
-function element(tag, attributes = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
 
 export class AnnotationEditor extends EventTarget {
   /**

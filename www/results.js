@@ -7,6 +7,7 @@
 // for the new result.
 
 import { Viewer } from './viewer.js';
+import { element } from './dom.js';
 import { AnnotationEditor, MEMBRANE, CELL, UNLABELLED } from './editor.js';
 import { encodeGray, decodeGray } from './png.js';
 import { loadAnnotation, saveAnnotation, forgetAnnotation } from './store.js';
@@ -71,16 +72,6 @@ const STATE_WORDS = { queued: 'waiting', running: 'running', done: 'done', error
 
 function pngUrl(bytes) {
   return URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
-}
-
-function element(tag, attributes = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
 }
 
 /** Milliseconds as "840 ms" or "2.21 s". */
