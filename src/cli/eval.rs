@@ -5,13 +5,13 @@
 //! (the images scored as one stack by the challenge's rule: one threshold for all of them,
 //! see `metrics::stack_report`), or JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
 use super::segment::{load_network, predict_page};
 use crate::device::DeviceChoice;
-use crate::imageio::{pair_images_with_masks, read_mask, read_pages};
+use crate::imageio::{pair_images_with_masks, read_mask, read_pages, ImageMaskPair};
 use crate::inference::{Edges, TileOptions};
 use crate::metrics::{self, MetricsReport};
 use crate::pipeline::{self, PipelineOptions};
@@ -52,9 +52,26 @@ pub struct EvalArgs {
     pub slices: Option<(usize, usize)>,
 }
 
-/// Parses `--slices`.
-fn parse_slices(text: &str) -> std::result::Result<(usize, usize), String> {
+/// Parses `--slices` (of `eval` and `robustness`).
+pub(super) fn parse_slices(text: &str) -> std::result::Result<(usize, usize), String> {
     parse_slice_range(text).map_err(|e| e.to_string())
+}
+
+/// The image/mask pairs of the folders `images` and `masks`, only the block
+/// `slices` (first..=last, in name order) when given; fails naming `images` when
+/// the block runs past the folder's end.
+pub(super) fn paired_slices(images: &Path, masks: &Path, slices: Option<(usize, usize)>) -> Result<Vec<ImageMaskPair>> {
+    let mut pairs = pair_images_with_masks(images, masks)?;
+    if let Some((first, last)) = slices {
+        if last >= pairs.len() {
+            return Err(Error::file(
+                images,
+                format!("--slices {first}..{last}: the folder holds only {} images", pairs.len()),
+            ));
+        }
+        pairs = pairs.drain(first..=last).collect();
+    }
+    Ok(pairs)
 }
 
 /// The output of `segment` that `eval` scores.
@@ -72,16 +89,7 @@ pub enum Scored {
 
 /// Runs the subcommand.
 pub fn run(args: EvalArgs) -> Result<()> {
-    let mut pairs = pair_images_with_masks(&args.images, &args.masks)?;
-    if let Some((first, last)) = args.slices {
-        if last >= pairs.len() {
-            return Err(Error::file(
-                &args.images,
-                format!("--slices {first}..{last}: the folder holds only {} images", pairs.len()),
-            ));
-        }
-        pairs = pairs.drain(first..=last).collect();
-    }
+    let pairs = paired_slices(&args.images, &args.masks, args.slices)?;
     let network = load_network(args.weights.as_deref(), args.device)?;
     let tiles = TileOptions { edges: args.edges, ..TileOptions::default() };
     let mut scored = Vec::with_capacity(pairs.len());

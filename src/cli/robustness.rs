@@ -8,12 +8,12 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
+use super::eval::{paired_slices, parse_slices};
 use super::segment::load_network;
 use crate::device::DeviceChoice;
-use crate::imageio::{pair_images_with_masks, read_mask, read_pages};
+use crate::imageio::{read_mask, read_pages};
 use crate::inference::TileOptions;
 use crate::robustness::{self, LabelledSlice, ShiftScore, SHIFTS};
-use crate::train::data::parse_slice_range;
 use crate::{Error, Result};
 
 /// Arguments of `unetseg robustness`.
@@ -44,23 +44,9 @@ pub struct RobustnessArgs {
     pub seed: u64,
 }
 
-/// Parses `--slices`.
-fn parse_slices(text: &str) -> std::result::Result<(usize, usize), String> {
-    parse_slice_range(text).map_err(|e| e.to_string())
-}
-
 /// Runs the subcommand.
 pub fn run(args: RobustnessArgs) -> Result<()> {
-    let mut pairs = pair_images_with_masks(&args.images, &args.masks)?;
-    if let Some((first, last)) = args.slices {
-        if last >= pairs.len() {
-            return Err(Error::file(
-                &args.images,
-                format!("--slices {first}..{last}: the folder holds only {} images", pairs.len()),
-            ));
-        }
-        pairs = pairs.drain(first..=last).collect();
-    }
+    let pairs = paired_slices(&args.images, &args.masks, args.slices)?;
     let slices = pairs
         .iter()
         .map(|pair| {
