@@ -8,8 +8,12 @@ import { Engine, EngineRestarted } from './engine.js';
 import { ResultCard, formatMs, paramsKey } from './results.js';
 import { makeZip } from './zip.js';
 import { runBenchmark } from './bench.js';
+import { FineTunePanel } from './finetune.js';
+import { loadFineTuned, saveFineTuned, forgetFineTuned } from './store.js';
 
 const DEFAULT_WEIGHTS = 'weights/default.safetensors';
+/** The name of fine-tuned weights, in the page and as a download. */
+const FINE_TUNED = 'fine-tuned.safetensors';
 const SAMPLES = ['slice-24.png', 'slice-25.png', 'slice-26.png'];
 const SETTINGS_KEY = 'unetseg.settings.v1';
 const DEFAULT_SETTINGS = { threshold: null, fgFraction: 0.2 };
@@ -159,7 +163,18 @@ async function loadDefaultWeights() {
   const [{ model }, hash] = await Promise.all([engine.loadWeights(bytes, 'default.safetensors'), sha256(bytes)]);
   weightsInfo = { name: 'default.safetensors', sha256: hash, model };
   $('weights').textContent = describeModel('default weights', model, hash);
+  defaultWeights = bytes;
   return bytes;
+}
+
+/** The default weights' bytes, for "back to the default weights". */
+let defaultWeights = null;
+
+/** Loads `bytes` as the weights of new results; `label` names them in the Model line. */
+async function useWeights(bytes, name, label) {
+  const [{ model }, hash] = await Promise.all([engine.loadWeights(bytes, name), sha256(bytes)]);
+  weightsInfo = { name, sha256: hash, model };
+  $('weights').textContent = describeModel(label, model, hash);
 }
 
 function loadOwnWeights(file) {
@@ -292,7 +307,7 @@ async function segmentJob(job, retried = false) {
     await engine.segment(key, bytes, file.name, params, (m) => {
       if (m.type === 'pages') {
         job.sizes = m.sizes;
-        if (m.sizes.length > 1) {
+        if (m.sizes.length > 1 && job.cards.length === 1) {
           // Named as `unetseg segment` names the pages of a multi-page TIFF, and kept together.
           const pageStem = (p) => `${stem}_p${String(p).padStart(3, '0')}`;
           const first = job.cards[0];
@@ -430,6 +445,7 @@ function updateBatch() {
   const [done, failed, cancelled] = [count('done'), count('error'), count('cancelled')];
   const settled = done + failed + cancelled;
   const working = inBatch.filter((c) => c.state === 'queued' || c.state === 'running');
+  updateFineTune();
   const line = $('batch-progress');
   const bar = $('batch-bar');
   $('zip-button').disabled = !cards.some((c) => c.state === 'done');
@@ -464,6 +480,201 @@ function updateBatch() {
     const words = [`${plural(done, 'image')} segmented`, failed && `${failed} failed`, cancelled && `${cancelled} cancelled`].filter(Boolean);
     status.set(`Done: ${words.join(', ')}. Drop more images, or download the results.`);
   }
+}
+
+// ---------------------------------------------------------------- fine-tuning
+
+/** The run in progress: `{ snapshot: { step, weights } | null, stopping }`, or null. */
+let tuning = null;
+
+const fineTunePanel = new FineTunePanel({
+  onStart: () => fineTune(),
+  onPause: () => {
+    engine.controlFineTune('pause');
+    fineTunePanel.setState('paused', 'Pausing after the current step…');
+  },
+  onResume: () => {
+    engine.controlFineTune('resume');
+    fineTunePanel.setState('running', 'Resuming…');
+  },
+  onStop: () => {
+    if (tuning) tuning.stopping = true;
+    engine.controlFineTune('stop');
+    fineTunePanel.setState('stopping', 'Stopping after the current step…');
+  },
+  onReset: () => resetWeights(),
+});
+
+/** Tells the panel how many results can be trained on. */
+function updateFineTune() {
+  const cards = allCards().filter((c) => c.annotated > 0);
+  fineTunePanel.setAvailable(cards.length, cards.reduce((sum, c) => sum + c.annotated, 0));
+}
+
+/** The annotated results as the worker's fine-tuning takes them. */
+async function trainingImages() {
+  const images = [];
+  for (const card of allCards()) {
+    const annotation = await card.trainingAnnotation();
+    if (!annotation) continue;
+    images.push({
+      bytes: await card.job.file.arrayBuffer(),
+      name: card.job.file.name,
+      page: card.job.cards.indexOf(card),
+      annotation,
+      annotationName: `${card.stem}.annotation.png`,
+    });
+  }
+  return images;
+}
+
+/**
+ * Fine-tunes the weights in use on every annotated result, in the worker. If the
+ * worker dies (WebGPU lost, say), the run goes on in the new worker (the CPU)
+ * from its last snapshot; Adam's moments start afresh there. When it ends, the
+ * new weights are kept in this browser and every result is segmented again.
+ */
+async function fineTune() {
+  let settings;
+  try {
+    settings = fineTunePanel.settings();
+  } catch (e) {
+    fineTunePanel.setState('error', `Not started: ${e.message}.`);
+    return;
+  }
+  const images = await trainingImages();
+  if (!images.length) {
+    fineTunePanel.setState('error', 'Not started: no result has an annotation with labelled pixels.');
+    return;
+  }
+  const base = engine.weights;
+  tuning = { snapshot: null, stopping: false };
+  fineTunePanel.begin(settings.summary);
+  const limits = { ...settings.limits };
+  let weights = base.bytes;
+  let firstStep = 0;
+  let restarts = 0;
+  let result;
+  for (;;) {
+    try {
+      result = await engine.fineTune({ weights, name: base.name, images, options: settings.options, limits, firstStep }, (m) => {
+        if (m.type === 'tuning-step') fineTunePanel.addStep({ ...m, ranMs: m.ranMs + (tuning.ranBefore ?? 0) });
+        else if (m.type === 'tuning-snapshot') tuning.snapshot = { step: m.step, weights: m.weights };
+        else if (m.type === 'tuning-probe') fineTunePanel.setProbe(m.probeBefore, null);
+        else if (m.type === 'tuning-paused' && fineTunePanel.state === 'paused') {
+          fineTunePanel.setState('paused', `Paused after step ${m.step}. Resume, or stop to use the weights so far.`);
+        }
+      });
+      break;
+    } catch (e) {
+      if (e instanceof EngineRestarted && restarts++ < 2) {
+        const from = tuning.snapshot;
+        if (from) {
+          weights = from.weights;
+          firstStep = from.step;
+          limits.steps = Math.max(0, settings.limits.steps - from.step);
+        }
+        tuning.ranBefore = fineTunePanel.ranMs ?? 0;
+        limits.ms = Math.max(0, settings.limits.ms - tuning.ranBefore);
+        await engine.ready();
+        fineTunePanel.setState('running', `The engine stopped (${e.message}); fine-tuning goes on with ${describeBackend(engine.backend)}`
+          + ` from ${from ? `step ${from.step}` : 'the start'}, with Adam's moments afresh.`);
+        if (tuning.stopping) engine.controlFineTune('stop');
+        continue;
+      }
+      tuning = null;
+      fineTunePanel.setState('error', `Fine-tuning failed: ${e.message}. The weights in use are unchanged.`);
+      return;
+    }
+  }
+  const ranMs = result.ranMs + (tuning.ranBefore ?? 0);
+  tuning = null;
+  fineTunePanel.setProbe(fineTunePanel.probeBefore ?? result.probeBefore, result.probeAfter);
+  const done = fineTunePanel.finishedText({ ...result, ranMs, images: images.length });
+  const record = { bytes: result.weights, name: FINE_TUNED, steps: result.step, images: images.length, from: base.name };
+  try {
+    await useWeights(result.weights, FINE_TUNED, describeFineTuned(record));
+  } catch (e) {
+    fineTunePanel.setState('error', `${done} Its weights could not be loaded (${e.message}); still using ${base.name}.`);
+    return;
+  }
+  fineTunePanel.setWeights(result.weights, FINE_TUNED);
+  let kept = ' They are kept in this browser.';
+  try {
+    await saveFineTuned(record);
+  } catch (e) {
+    kept = ` They could not be kept in this browser (${e?.message ?? e}): download them to keep them.`;
+  }
+  fineTunePanel.setState('stopped', `${done} The new weights are in use;${resegmentAll('fine-tuning')}${kept}`);
+}
+
+function describeFineTuned({ steps, images, from }) {
+  return `fine-tuned weights (${steps} steps on ${plural(images, 'annotated image')}, from ${from})`;
+}
+
+/**
+ * Segments every finished result again with the weights now in use, keeping its
+ * cells for the compare view. Returns the words for the status line.
+ */
+function resegmentAll(why) {
+  const again = jobs.filter((job) => job.cards.some((c) => c.state === 'done'));
+  if (!again.length) return ' new images use them.';
+  batch = { started: performance.now(), finished: null, from: 0 };
+  for (const job of again) {
+    const keys = [];
+    for (const card of job.cards) {
+      if (card.key) keys.push(card.key);
+      card.keepBefore();
+      card.setState('queued', `Waiting to be segmented again after ${why}.`);
+    }
+    engine.forget(keys).catch(() => {});
+    if (!queue.includes(job)) queue.push(job);
+  }
+  updateBatch();
+  runQueue();
+  return ` ${plural(again.length, 'image')} ${again.length === 1 ? 'is' : 'are'} being segmented again (Compare shows before and after).`;
+}
+
+/** Forgets the fine-tuned weights and goes back to the default ones. */
+async function resetWeights() {
+  try {
+    await forgetFineTuned();
+  } catch (e) {
+    console.warn('forgetting the fine-tuned weights failed', e);
+  }
+  fineTunePanel.setWeights(null);
+  if (!defaultWeights) {
+    fineTunePanel.setState('error', 'The default weights are not loaded; reload the page.');
+    return;
+  }
+  try {
+    await useWeights(defaultWeights, 'default.safetensors', 'default weights');
+  } catch (e) {
+    fineTunePanel.setState('error', `The default weights could not be loaded again: ${e.message}.`);
+    return;
+  }
+  fineTunePanel.setState('idle', `Back to the default weights; the fine-tuned ones are forgotten in this browser;${resegmentAll('the reset')}`);
+}
+
+/** Fine-tuned weights kept in this browser replace the default ones, and say so. */
+async function restoreFineTuned() {
+  let record = null;
+  try {
+    record = await loadFineTuned();
+  } catch (e) {
+    fineTunePanel.setState('error', `Fine-tuned weights kept in this browser cannot be read: ${e?.message ?? e}`);
+    return;
+  }
+  if (!record) return;
+  try {
+    await useWeights(record.bytes, FINE_TUNED, `${describeFineTuned(record)}, restored from this browser`);
+  } catch (e) {
+    fineTunePanel.setState('error', `The fine-tuned weights kept in this browser do not load (${e.message}); using the default weights.`);
+    return;
+  }
+  fineTunePanel.setWeights(record.bytes, FINE_TUNED);
+  fineTunePanel.setState('idle', `Using your fine-tuned weights from ${new Date(record.saved).toLocaleString()} `
+    + `(${record.steps} steps on ${plural(record.images, 'image')}); "Back to the default weights" forgets them.`);
 }
 
 // ---------------------------------------------------------------- ZIP, clear
@@ -677,6 +888,7 @@ async function main() {
   }
   try {
     await Promise.all([loadDefaultWeights(), samplesLoaded]);
+    await restoreFineTuned();
   } catch (e) {
     $('weights').textContent = 'not loaded';
     status.set(`The default weights could not be loaded (${e.message}). Load your own weights to start.`, true);

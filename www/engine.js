@@ -109,6 +109,22 @@ export class Engine {
     return this.#call('forget', { keys });
   }
 
+  /**
+   * Fine-tunes the weights file `weights` (`name`) on `images` in the worker (see
+   * worker.js, `fineTune`); `events` receives its `tuning-step`, `tuning-snapshot`
+   * and `tuning-paused` messages. Resolves with `{ weights, step, reason, ranMs }`.
+   */
+  async fineTune({ weights, name, images, options, limits, firstStep }, events) {
+    await this.ready();
+    const copies = images.map((image) => ({ ...image, bytes: image.bytes.slice(0), annotation: image.annotation.slice(0) }));
+    return this.#call('fineTune', { weights: weights.slice(0), name, images: copies, options, limits, firstStep }, events);
+  }
+
+  /** Pauses, resumes or stops (`action`) the running fine-tuning after its current step. */
+  controlFineTune(action) {
+    this.worker?.postMessage({ type: 'tuning', action });
+  }
+
   /** Times `steps` fine-tuning steps on one image (the benchmark mode). */
   async benchFineTune(bytes, name, weights, steps, options) {
     await this.ready();

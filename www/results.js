@@ -30,6 +30,7 @@ const LAYERS = [
   ['cut', 'Probability cut'],
   ['mask', 'Mask (post-processed)'],
   ['labels', 'Cells (coloured)'],
+  ['before', 'Cells with the previous weights'],
 ];
 
 const CAPTIONS = {
@@ -160,7 +161,8 @@ export class ResultCard {
    * file gives it, e.g. "4 x 4 nm", or null) while the network still runs.
    */
   setInput(bytes, width, height, depth, pixelSize) {
-    this.#setImage('input', bytes);
+    // Segmented again (new weights): the same input, whose URL the editor still shows.
+    if (!this.images.input) this.#setImage('input', bytes);
     this.size = [width, height];
     this.depth = depth;
     this.pixelSize = pixelSize;
@@ -235,6 +237,29 @@ export class ResultCard {
     if (this.state === 'done') this.current?.update();
     this.#setBusy(this.state === 'done' && paramsKey(this.settings) !== paramsKey(params));
     this.#changed();
+  }
+
+  /**
+   * Before this result is segmented again with new weights: keeps its cells as the
+   * "before" image, which the compare view then shows beside the new ones.
+   */
+  keepBefore() {
+    if (this.state !== 'done') return;
+    this.#setImage('before', this.images.labels.bytes);
+    this.compare = ['before', 'labels'];
+    this.view = 'compare';
+  }
+
+  /** Labelled pixels of this result's annotation (0 without one). */
+  get annotated() {
+    return this.state === 'done' && this.editor ? this.editor.labelled : 0;
+  }
+
+  /** This result's annotation as a PNG for fine-tuning, once saved, or null without labelled pixels. */
+  async trainingAnnotation() {
+    if (!this.annotated) return null;
+    await this.saving;
+    return this.annotationPng && this.editor ? this.annotationPng : null;
   }
 
   /** The threshold the cut was made at: the slider's, or 0.5 when automatic (as the CLI). */
@@ -362,6 +387,7 @@ export class ResultCard {
       this.#annotationMessage(`Your annotation of this image was restored from this browser (${this.editor.labelled} pixels labelled).`);
       this.#annotationState('saved');
       this.#exportAnnotation();
+      this.#changed();
     } else {
       this.#annotationState('none');
     }
@@ -422,6 +448,7 @@ export class ResultCard {
       }
       this.root.dataset.annotationSaves = String(Number(this.root.dataset.annotationSaves ?? 0) + 1);
       if (ticket === this.saveTicket && this.editor) this.#annotationState('saved');
+      this.#changed();
     });
   }
 
@@ -478,6 +505,7 @@ export class ResultCard {
       this.#annotationMessage(`The saved annotation could not be removed: ${e?.message ?? e}`, true);
     }
     this.#annotationState('none');
+    this.#changed();
   }
 
   #setImage(name, bytes) {
@@ -686,7 +714,7 @@ export class ResultCard {
   #overlayView(alt) {
     const viewer = this.#viewer('overlay');
     const layer = element('select', {},
-      LAYERS.filter(([n]) => n !== 'input').map(([n, label]) => element('option', { value: n, text: label })));
+      LAYERS.filter(([n]) => n !== 'input' && n in this.images).map(([n, label]) => element('option', { value: n, text: label })));
     layer.value = this.overlayLayer;
     const opacity = element('input', { type: 'range', min: '0', max: '1', step: '0.01', value: String(this.overlayOpacity) });
     const update = () => viewer.setLayers([
@@ -714,7 +742,8 @@ export class ResultCard {
   #compareView(alt) {
     const sides = this.compare.map((name, side) => {
       const viewer = this.#viewer(side ? 'right image' : 'left image');
-      const select = element('select', {}, LAYERS.map(([n, label]) => element('option', { value: n, text: label })));
+      const select = element('select', {},
+        LAYERS.filter(([n]) => n in this.images).map(([n, label]) => element('option', { value: n, text: label })));
       select.value = name;
       select.addEventListener('change', () => {
         this.compare[side] = select.value;

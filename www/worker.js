@@ -5,10 +5,11 @@
 // Results of segmentations stay here (`kept`) so that moving a slider re-runs
 // only the post-processing on the stored probability map.
 //
-// Between the tiles of a segmentation the worker's event loop runs, so three
-// kinds of message are handled at once instead of after the running request:
-// `cancel` (the segmentation stops after its current tile), `analyse` (moving a
-// slider does not wait for the batch) and `forget`.
+// Between the tiles of a segmentation and the steps of a fine-tuning run the
+// worker's event loop runs, so these messages are handled at once instead of
+// after the running request: `cancel` (the segmentation stops after its current
+// tile), `tuning` (pause, resume or stop the fine-tuning after its current step),
+// `analyse` (moving a slider does not wait for the batch) and `forget`.
 
 import init, { Segmenter, Annotations, decodeImage, benchPostprocess } from './pkg/unetseg.js';
 
@@ -18,6 +19,8 @@ let queue = Promise.resolve();
 /** `key/page` and `key/*` of the pages asked to stop. */
 const cancelled = new Set();
 const isCancelled = (key, page) => cancelled.has(`${key}/*`) || cancelled.has(`${key}/${page}`);
+/** The running fine-tuning's controls: `{ paused, stopped, wake }`, or null. */
+let tuningControl = null;
 
 /** Resolves in a new task, after the messages already waiting (a cancel, say) have run. */
 const nextTask = (() => {
@@ -153,6 +156,73 @@ const handlers = {
     return { times, postMs };
   },
 
+  // Fine-tunes `weights` (a weights file named `name`) on `images` (each
+  // `{ bytes, name, page, annotation, annotationName }`: an image file, the page of
+  // it, and its annotation PNG) with `options` (FineTuneOptions of
+  // src/train/finetune.rs), until `limits.steps` steps or `limits.ms` of running
+  // time, or a `stop`. Posts `tuning-probe` with the loss on the run's fixed probe
+  // batch (tuning.probeLoss) before the first step, `tuning-step` after every
+  // step and `tuning-snapshot`
+  // (the weights so far) every `limits.snapshotEvery` steps and when paused, so
+  // that the page keeps the training if this worker dies. `firstStep`: the number
+  // of steps done before (a run continued after a restart).
+  async fineTune({ rid, weights, name, images, options, limits, firstStep = 0 }) {
+    const annotations = new Annotations();
+    let tuning;
+    try {
+      for (const image of images) {
+        const pages = decodeImage(new Uint8Array(image.bytes), image.name);
+        try {
+          annotations.add(pages[image.page], new Uint8Array(image.annotation), image.annotationName);
+        } finally {
+          for (const p of pages) p.free();
+        }
+      }
+      tuning = segmenter.fineTuning(new Uint8Array(weights), name, annotations, options);
+    } finally {
+      annotations.free();
+    }
+    const control = { paused: false, stopped: false, wake: null };
+    tuningControl = control;
+    let ran = 0; // milliseconds spent in steps
+    let step = firstStep;
+    let snapshotAt = step;
+    const snapshot = async () => {
+      if (snapshotAt === step) return;
+      snapshotAt = step;
+      post({ rid, type: 'tuning-snapshot', step, weights: await tuning.weights() });
+    };
+    try {
+      const probeBefore = await tuning.probeLoss();
+      post({ rid, type: 'tuning-probe', probeBefore });
+      let reason = 'stopped';
+      for (;;) {
+        await nextTask(); // a pause or stop sent meanwhile
+        if (control.stopped) break;
+        if (control.paused) {
+          await snapshot();
+          post({ rid, type: 'tuning-paused', step });
+          await new Promise((resolve) => { control.wake = resolve; });
+          continue;
+        }
+        if (step - firstStep >= limits.steps) { reason = 'steps'; break; }
+        if (ran >= limits.ms) { reason = 'time'; break; }
+        const started = performance.now();
+        const result = await tuning.step();
+        const ms = performance.now() - started;
+        ran += ms;
+        step = firstStep + result.step;
+        post({ rid, type: 'tuning-step', step, loss: result.loss, labelled: result.labelled, ms, ranMs: ran });
+        if ((step - firstStep) % limits.snapshotEvery === 0) await snapshot();
+      }
+      const probeAfter = await tuning.probeLoss();
+      return { weights: await tuning.weights(), step, reason, ranMs: ran, probeBefore, probeAfter };
+    } finally {
+      tuning.free();
+      if (tuningControl === control) tuningControl = null;
+    }
+  },
+
   // Times `steps` fine-tuning steps (`options`: batch, crop, ...) of the weights
   // `weights` on one image annotated by the network's own post-processed mask.
   async benchFineTune({ bytes, name, weights, steps, options }) {
@@ -205,6 +275,17 @@ self.onmessage = (event) => {
   const message = event.data;
   if (message.type === 'cancel') {
     cancelled.add(`${message.key}/${message.page ?? '*'}`);
+    return;
+  }
+  if (message.type === 'tuning') {
+    const control = tuningControl;
+    if (!control) return;
+    if (message.action === 'stop') control.stopped = true;
+    control.paused = message.action === 'pause';
+    if (!control.paused) {
+      control.wake?.();
+      control.wake = null;
+    }
     return;
   }
   if (IMMEDIATE.has(message.type)) {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::batch;
 use super::data::{self, Slice};
-use super::loss::LossWeighting;
+use super::loss::{self, LossWeighting, Targets};
 use super::step::{train_step, uses_gemm_layers, StepResult};
 use crate::augment::{crop_symmetric, AugmentRecipe};
 use crate::model::{self, Precision, UNet};
@@ -134,6 +134,10 @@ pub struct FineTuner {
     sizes: (usize, usize),
     gemm_layers: bool,
     steps: usize,
+    /// A batch drawn once when the run starts and never trained on as such: the
+    /// loss on it ([`probe_loss`](Self::probe_loss)) shows whether the run is
+    /// learning, free of the noise of each step's new crops. Always set after `new`.
+    probe: Option<(Tensor<4>, Targets)>,
 }
 
 impl FineTuner {
@@ -190,7 +194,7 @@ impl FineTuner {
             ));
         }
         let gemm_layers = uses_gemm_layers(&net, &device);
-        Ok(Self {
+        let mut tuner = Self {
             net: Some(net),
             optim: AdamConfig::new().with_epsilon(1e-8).init(),
             device,
@@ -202,7 +206,10 @@ impl FineTuner {
             weighting,
             gemm_layers,
             steps: 0,
-        })
+            probe: None,
+        };
+        tuner.probe = Some(tuner.draw_batch(0)?);
+        Ok(tuner)
     }
 
     /// Whether the steps run through unetseg's gemm layers (the CPU) rather than burn's.
@@ -230,42 +237,66 @@ impl FineTuner {
         self.finish(pending, loss)
     }
 
+    /// The mean masked loss of the current network on the batch drawn when the run
+    /// started (the same crops every time), read back synchronously.
+    pub fn probe_loss(&self) -> Result<f32> {
+        Ok(self.probe_loss_tensor()?.into_scalar::<f32>())
+    }
+
+    /// [`probe_loss`](Self::probe_loss) read back asynchronously (WebGPU).
+    pub async fn probe_loss_async(&self) -> Result<f32> {
+        let data = self
+            .probe_loss_tensor()?
+            .into_data_async()
+            .await
+            .map_err(|e| Error::invalid(format!("reading the loss back failed: {e:?}")))?;
+        let loss = data.iter::<f32>().next();
+        loss.ok_or_else(|| Error::invalid("the loss came back empty"))
+    }
+
+    fn probe_loss_tensor(&self) -> Result<Tensor<1>> {
+        let net = self.net.as_ref().ok_or_else(|| Error::invalid("an earlier fine-tuning step failed"))?;
+        let (x, targets) = self.probe.as_ref().ok_or_else(|| Error::invalid("the fine-tuner has no probe batch"))?;
+        let logits = if self.gemm_layers { net.forward_gemm(x.clone()) } else { net.forward(x.clone()) };
+        Ok(loss::cross_entropy(logits, targets))
+    }
+
     /// The update of one step, and its loss not yet read back.
     fn update(&mut self) -> Result<(FineTuneStep, Tensor<1>)> {
         let step = self.steps + 1;
-        let (x, targets) = {
-            let mut drawn = None;
-            for _ in 0..MAX_DRAWS {
-                let crops = (0..self.options.batch).map(|_| self.draw_crop()).collect::<Result<Vec<_>>>()?;
-                let refs: Vec<&Slice> = crops.iter().collect();
-                let net = self.net.as_ref().ok_or_else(|| Error::invalid("an earlier fine-tuning step failed"))?;
-                let (x, targets) = batch(
-                    &refs,
-                    self.sizes,
-                    net.config(),
-                    &self.options.augment,
-                    &self.weighting,
-                    &mut self.rng,
-                    &self.device,
-                )?;
-                if targets.labelled > 0 {
-                    drawn = Some((x, targets));
-                    break;
-                }
-            }
-            drawn.ok_or_else(|| {
-                Error::invalid(format!(
-                    "fine-tuning step {step}: {MAX_DRAWS} batches in a row had no labelled pixel left after \
-                     augmentation; annotate more pixels"
-                ))
-            })?
-        };
+        let (x, targets) = self.draw_batch(step)?;
         let net = self.net.take().ok_or_else(|| Error::invalid("an earlier fine-tuning step failed"))?;
         let StepResult { net, loss, .. } =
             train_step(net, &mut self.optim, self.options.lr, x, &targets, self.gemm_layers);
         self.net = Some(net);
         self.steps = step;
         Ok((FineTuneStep { step, loss: f32::NAN, labelled: targets.labelled }, loss))
+    }
+
+    /// A batch of augmented crops centred near labelled pixels (for step `step`, named
+    /// in the error), drawn again when augmentation left none of them a labelled pixel.
+    fn draw_batch(&mut self, step: usize) -> Result<(Tensor<4>, Targets)> {
+        for _ in 0..MAX_DRAWS {
+            let crops = (0..self.options.batch).map(|_| self.draw_crop()).collect::<Result<Vec<_>>>()?;
+            let refs: Vec<&Slice> = crops.iter().collect();
+            let net = self.net.as_ref().ok_or_else(|| Error::invalid("an earlier fine-tuning step failed"))?;
+            let (x, targets) = batch(
+                &refs,
+                self.sizes,
+                net.config(),
+                &self.options.augment,
+                &self.weighting,
+                &mut self.rng,
+                &self.device,
+            )?;
+            if targets.labelled > 0 {
+                return Ok((x, targets));
+            }
+        }
+        Err(Error::invalid(format!(
+            "fine-tuning step {step}: {MAX_DRAWS} batches in a row had no labelled pixel left after augmentation; \
+             annotate more pixels"
+        )))
     }
 
     /// `pending` with its `loss` read back; an error when the loss is not finite.

@@ -279,6 +279,13 @@ impl FineTuning {
         to_js(&step)
     }
 
+    /// The loss on the batch drawn when the run started (the same crops every
+    /// time): [`FineTuner::probe_loss`].
+    #[wasm_bindgen(js_name = probeLoss)]
+    pub async fn probe_loss(&self) -> Result<f32, JsError> {
+        Ok(self.tuner.probe_loss_async().await?)
+    }
+
     /// The fine-tuned network as a weights file, which the page and `unetseg segment
     /// --weights` load.
     pub async fn weights(&self) -> Result<Vec<u8>, JsError> {

@@ -17,6 +17,7 @@ import {
 } from './helpers.mjs';
 import { dailyToolTests } from './features.mjs';
 import { annotationTests } from './annotation.mjs';
+import { fineTuneTests } from './finetune.mjs';
 
 let server;
 let browser;
@@ -228,3 +229,4 @@ test('fine-tuning runs in the worker on the CPU: three steps of the default weig
 });
 
 annotationTests({ browser: () => browser, url: () => server.url, webgpu: false });
+fineTuneTests({ browser: () => browser, url: () => server.url, webgpu: false });

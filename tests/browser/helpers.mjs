@@ -432,18 +432,17 @@ export async function dropOnto(page, selector, files) {
 }
 
 /**
- * Runs `unetseg segment` (the page's default weights) on `file` (`{ name, buffer }`,
- * written under its own name) and returns every file it wrote: a Map-like object
- * name -> Buffer.
+ * Runs `unetseg segment` (with `weights`, by default the page's default weights) on
+ * `file` (`{ name, buffer }`, written under its own name) and returns every file it
+ * wrote: a Map-like object name -> Buffer.
  */
-export function nativeOutputs(file) {
+export function nativeOutputs(file, weights = join(repoRoot, 'weights', 'default.safetensors')) {
   const dir = mkdtempSync(join(tmpdir(), 'unetseg-native-'));
   try {
     const input = join(dir, file.name);
     writeFileSync(input, file.buffer);
     const out = join(dir, 'out');
-    execFileSync(binary, ['segment', '--weights', join(repoRoot, 'weights', 'default.safetensors'), input, '--out', out],
-      { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(binary, ['segment', '--weights', weights, input, '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] });
     return Object.fromEntries(readdirSync(out).map((name) => [name, readFileSync(join(out, name))]));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // test: `node --test` skips this file). Usage, from the repository root after
 // scripts/build-web.sh and cargo build --release:
 //
-//   node tests/browser/screenshot.mjs [sample] [batch] [zoom] [phone] [edit]   (all five without arguments)
+//   node tests/browser/screenshot.mjs [sample] [batch] [zoom] [phone] [edit] [finetune]   (all six without arguments)
 //
 // - sample: docs/screenshot.png, the page after segmenting a sample slice;
 // - batch:  docs/batch-30.png, a batch of 30 images (28 crops of the sample
@@ -11,7 +11,11 @@
 //   slices mirrored side by side, made here) zoomed in on its membranes;
 // - phone:  docs/phone.png, the page with a result on a 390 px wide screen;
 // - edit:   docs/edit.png, the annotation editor on a sample slice, zoomed in,
-//   the network's mask partly corrected with the mouse.
+//   the network's mask partly corrected with the mouse;
+// - finetune: docs/finetune.png, the fine-tuning panel while it runs: sample slice
+//   24 with inverted contrast (a shift the default weights fail on), annotated with
+//   its ground-truth mask (data/isbi2012/train/masks/24.png), batch 2 of 256 x 256
+//   crops on the CPU engine, after 20 steps (about a minute on 2 cores).
 //
 // The inputs are made here from www/samples/ (ISBI 2012 slices 24-26). The 5000 x 3000
 // segmentation runs on the CPU engine in wasm and takes a few minutes on 2 cores.
@@ -144,6 +148,23 @@ try {
     await page.waitForTimeout(300);
     await card.locator('.annotation').screenshot({ path: join(docs, 'edit.png') });
     console.log('wrote docs/edit.png');
+    await page.close();
+  }
+  if (want('finetune')) {
+    const page = await open(browser, { width: 1180, height: 1000 });
+    const inverted = grayPng(512, 512, slices[0].data.map((v) => 255 - v));
+    await page.getByTestId('file-input').setInputFiles([{ name: 'slice-24-inverted.png', mimeType: 'image/png', buffer: inverted }]);
+    await page.waitForSelector('[data-testid=result][data-state=done]', { timeout: 300_000 });
+    const card = page.locator('[data-testid=result]').first();
+    const mask = readFileSync(join(repoRoot, 'data', 'isbi2012', 'train', 'masks', '24.png'));
+    await card.getByTestId('annotation-input').setInputFiles({ name: '24.png', mimeType: 'image/png', buffer: mask });
+    await page.waitForSelector('[data-testid=result][data-annotation=saved]');
+    await page.getByTestId('finetune-start').click();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=finetune-status]').dataset.step) >= 20, null,
+      { timeout: 600_000, polling: 500 });
+    await page.locator('.finetune').screenshot({ path: join(docs, 'finetune.png') });
+    console.log(`wrote docs/finetune.png (${await page.getByTestId('finetune-status').textContent()})`);
+    await page.getByTestId('finetune-stop').click();
     await page.close();
   }
 } finally {

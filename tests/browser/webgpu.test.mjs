@@ -17,6 +17,7 @@ import {
 } from './helpers.mjs';
 import { dailyToolTests } from './features.mjs';
 import { annotationTests } from './annotation.mjs';
+import { fineTuneTests } from './finetune.mjs';
 
 let server;
 let browser;
@@ -69,3 +70,4 @@ test('fine-tuning runs in the worker on WebGPU: three steps of the default weigh
 });
 
 annotationTests({ browser: () => browser, url: () => server.url + '?backend=webgpu', webgpu: true });
+fineTuneTests({ browser: () => browser, url: () => server.url + '?backend=webgpu', webgpu: true });

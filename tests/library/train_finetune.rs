@@ -1,5 +1,6 @@
 //! The fine-tuner the page runs (`train::FineTuner`), natively on the CPU from the
-//! shipped default weights: the loss on a fixed batch falls, sparse scribbles are
+//! shipped default weights: the loss on a fixed batch (and on the tuner's own probe
+//! batch) falls, sparse scribbles are
 //! found and trained on, annotations without a labelled pixel or with other values
 //! are refused, and the exported weights load back to the same logits.
 
@@ -52,9 +53,14 @@ fn twenty_steps_lower_the_loss_on_a_fixed_batch() {
     let mut tuner = tuner(vec![slice]).unwrap();
     assert!(tuner.uses_gemm_layers(), "the CPU trains through the gemm layers");
     let before = whole_loss(&default_net(), &image, &mask);
+    let probe_before = tuner.probe_loss().unwrap();
     let steps: Vec<_> = (0..20).map(|_| tuner.step().unwrap()).collect();
     let after = whole_loss(&tuner.network().unwrap(), &image, &mask);
     assert!(after < 0.8 * before, "loss on the slice {before} -> {after}; steps {steps:?}");
+    // The probe batch (drawn once, the same crops each time) sees the same fall.
+    let probe_after = tuner.probe_loss().unwrap();
+    assert!(probe_after < 0.8 * probe_before, "loss on the probe batch {probe_before} -> {probe_after}");
+    assert_eq!(tuner.probe_loss().unwrap(), probe_after, "the probe batch does not change");
     assert_eq!(steps.iter().map(|s| s.step).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
     // A full mask: every pixel of each 64² crop pair is labelled.
     assert!(steps.iter().all(|s| s.loss.is_finite() && s.labelled == 2 * 64 * 64), "{steps:?}");
