@@ -559,7 +559,10 @@ async function fineTune() {
     try {
       result = await engine.fineTune({ weights, name: base.name, images, options: settings.options, limits, firstStep }, (m) => {
         if (m.type === 'tuning-step') fineTunePanel.addStep({ ...m, ranMs: m.ranMs + (tuning.ranBefore ?? 0) });
-        else if (m.type === 'tuning-snapshot') tuning.snapshot = { step: m.step, weights: m.weights };
+        else if (m.type === 'tuning-snapshot') {
+          tuning.snapshot = { step: m.step, weights: m.weights };
+          fineTunePanel.setSnapshot(m.step);
+        }
         else if (m.type === 'tuning-probe') fineTunePanel.setProbe(m.probeBefore, null);
         else if (m.type === 'tuning-paused' && fineTunePanel.state === 'paused') {
           fineTunePanel.setState('paused', `Paused after step ${m.step}. Resume, or stop to use the weights so far.`);

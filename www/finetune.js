@@ -58,7 +58,7 @@ export class FineTunePanel {
     const seed = read('finetune-seed', 'the seed', 0, 2 ** 32 - 1, true);
     return {
       options: { lr, batch, crop, seed },
-      limits: { steps, ms: minutes * 60_000, snapshotEvery: 10 },
+      limits: { steps, ms: minutes * 60_000, snapshotEvery: 10, snapshotMs: 20_000 },
       summary: `batch ${batch} of ${crop} × ${crop} crops, learning rate ${lr}, at most ${steps} steps or ${minutes} min`,
     };
   }
@@ -94,6 +94,7 @@ export class FineTunePanel {
     this.probeAfter = null;
     this.status.dataset.probeBefore = '';
     this.status.dataset.probeAfter = '';
+    this.status.dataset.snapshot = '';
     this.began = performance.now();
     this.summary = summary;
     this.status.dataset.step = '0';
@@ -113,6 +114,11 @@ export class FineTunePanel {
     this.probeAfter = after;
     this.status.dataset.probeBefore = String(this.probeBefore);
     this.status.dataset.probeAfter = after === null ? '' : String(after);
+  }
+
+  /** The weights of step `step` are kept in the page (data-snapshot), for a restart. */
+  setSnapshot(step) {
+    this.status.dataset.snapshot = String(step);
   }
 
   /** One step done: its number, loss, time (`ms`) and the running time so far (`ranMs`). */

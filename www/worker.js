@@ -162,9 +162,9 @@ const handlers = {
   // src/train/finetune.rs), until `limits.steps` steps or `limits.ms` of running
   // time, or a `stop`. Posts `tuning-probe` with the loss on the run's fixed probe
   // batch (tuning.probeLoss) before the first step, `tuning-step` after every
-  // step and `tuning-snapshot`
-  // (the weights so far) every `limits.snapshotEvery` steps and when paused, so
-  // that the page keeps the training if this worker dies. `firstStep`: the number
+  // step, and `tuning-snapshot` (the weights so far) every `limits.snapshotEvery`
+  // steps or `limits.snapshotMs` of running time, whichever comes first, and when
+  // paused, so that the page keeps the training if this worker dies. `firstStep`: the number
   // of steps done before (a run continued after a restart).
   async fineTune({ rid, weights, name, images, options, limits, firstStep = 0 }) {
     const annotations = new Annotations();
@@ -187,9 +187,11 @@ const handlers = {
     let ran = 0; // milliseconds spent in steps
     let step = firstStep;
     let snapshotAt = step;
+    let snapshotRan = 0;
     const snapshot = async () => {
       if (snapshotAt === step) return;
       snapshotAt = step;
+      snapshotRan = ran;
       post({ rid, type: 'tuning-snapshot', step, weights: await tuning.weights() });
     };
     try {
@@ -213,7 +215,7 @@ const handlers = {
         ran += ms;
         step = firstStep + result.step;
         post({ rid, type: 'tuning-step', step, loss: result.loss, labelled: result.labelled, ms, ranMs: ran });
-        if ((step - firstStep) % limits.snapshotEvery === 0) await snapshot();
+        if (step - snapshotAt >= limits.snapshotEvery || ran - snapshotRan >= limits.snapshotMs) await snapshot();
       }
       const probeAfter = await tuning.probeLoss();
       return { weights: await tuning.weights(), step, reason, ranMs: ran, probeBefore, probeAfter };

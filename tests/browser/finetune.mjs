@@ -6,7 +6,8 @@
 // run's fixed probe batch falling, the results segmented again with the new
 // weights (and the old cells kept for the compare view), the downloaded weights
 // giving the page's probabilities in the native CLI, the weights surviving a
-// reload, and "back to the default weights". A bad setting is refused by name.
+// reload, "back to the default weights", and a worker dying mid-run (the run
+// goes on from its last snapshot). A bad setting is refused by name.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -175,6 +176,32 @@ export function fineTuneTests({ browser, url, webgpu }) {
       await page.waitForFunction(() => /^Ready/.test(document.querySelector('[data-testid=status]').textContent), null, { timeout: 120_000 });
       assert.match(await page.locator('#weights').textContent(), /^default weights/, 'the reset holds across a reload');
       assert.deepEqual(session.errors, [], 'no page errors');
+    });
+
+    test('13: when the worker dies mid-run, fine-tuning goes on from its last snapshot in a new worker (the CPU)', async () => {
+      const { page } = session;
+      await dropFiles(page, [image], 1);
+      const card = lastCard(page);
+      await page.waitForFunction((el) => el.dataset.annotation === 'saved', await card.elementHandle(), { timeout: 30_000 });
+      const steps = webgpu ? 4 : 16;
+      await setSettings(page, { minutes: 30, steps, lr: '0.0001', batch: 1, crop: S });
+      await page.getByTestId('finetune-start').click();
+      await waitTuning(page, (d) => d.state === 'running' && Number(d.snapshot) >= 1);
+      const snapshot = Number((await tuningStatus(page)).snapshot);
+      // An uncaught error in the worker, as a trap or a lost device would end it.
+      const [worker] = page.workers();
+      await worker.evaluate(() => setTimeout(() => { throw new Error('simulated crash'); }, 0));
+      await page.waitForFunction(() => /^The engine stopped/.test(document.querySelector('[data-testid=finetune-status]').textContent),
+        null, { timeout: 120_000 });
+      const going = (await tuningStatus(page)).text;
+      assert.match(going, /simulated crash/);
+      assert.match(going, new RegExp(`goes on with CPU \\(WebAssembly, one thread\\).* from step ${snapshot}, with Adam's moments afresh`));
+      await waitTuning(page, (d) => d.state === 'stopped');
+      const done = await tuningStatus(page);
+      assert.equal(Number(done.step), steps, done.text);
+      assert.match(await page.getByTestId('backend').textContent(), /^CPU/);
+      await page.waitForFunction((el) => el.dataset.state === 'done', await card.elementHandle(), { timeout: 120_000 });
+      assert.equal(await card.locator('.fact-weights').textContent(), 'fine-tuned.safetensors');
     });
   });
 }
