@@ -175,7 +175,7 @@ pub fn check(
                 .zip(&eight_bit)
                 .enumerate()
                 .map(|(k, (slice, image))| {
-                    score(network, slice, image, shift, tiles, seed.wrapping_add(k as u64))
+                    score(network, slice, image, shift, tiles, seed, k)
                         .map_err(|e| Error::file(&slice.name, format!("{}: {e}", shift.name())))
                 })
                 .collect::<Result<Vec<SliceScores>>>()?;
@@ -185,7 +185,16 @@ pub fn check(
         .collect()
 }
 
-/// One slice under one shift, segmented and scored.
+/// Slice `k` (counting from 0) of the check under `shift`, as [`check`] segments and
+/// scores it: `image` (the slice's 8-bit page) and its `mask` shifted by
+/// [`Shift::apply`], the noise drawn from `ChaCha8Rng` seeded with `seed + k`.
+/// `unetseg robustness --write-shifts` writes these. (For [`Shift::None`] the check
+/// predicts from the page as read instead, which differs for pages of more than 8 bits.)
+pub fn shifted_slice(image: &GrayU8, mask: &GrayU8, shift: &Shift, seed: u64, k: usize) -> Result<(GrayU8, GrayU8)> {
+    shift.apply(image, mask, &mut ChaCha8Rng::seed_from_u64(seed.wrapping_add(k as u64)))
+}
+
+/// Slice `k` under one shift, segmented and scored.
 fn score(
     network: &Network,
     slice: &LabelledSlice,
@@ -193,12 +202,13 @@ fn score(
     shift: &Shift,
     tiles: &TileOptions,
     seed: u64,
+    k: usize,
 ) -> Result<SliceScores> {
     if *shift == Shift::None {
         let probability = predict_probability(network, slice.image.samples(), tiles, |_, _| {})?;
         return metrics::score_slice(&probability, &slice.mask);
     }
-    let (shifted, mask) = shift.apply(image, &slice.mask, &mut ChaCha8Rng::seed_from_u64(seed))?;
+    let (shifted, mask) = shifted_slice(image, &slice.mask, shift, seed, k)?;
     let probability = predict_probability(network, &shifted, tiles, |_, _| {})?;
     metrics::score_slice(&probability, &mask)
 }
@@ -238,6 +248,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_shifted_slice_draws_its_noise_from_the_seed_plus_its_position() {
+        let image = Raster::from_fn(32, 24, |x, y| (x * 7 + y * 3) as u8);
+        let mask = image.map(|v| if v > 100 { 255u8 } else { 0 });
+        let noise = Shift::Noise(15.0);
+        let (third, third_mask) = shifted_slice(&image, &mask, &noise, 5, 2).unwrap();
+        let (expected, _) = noise.apply(&image, &mask, &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
+        assert_eq!((&third, &third_mask), (&expected, &mask));
+        assert_ne!(shifted_slice(&image, &mask, &noise, 5, 1).unwrap().0, third);
     }
 
     #[test]

@@ -2,18 +2,19 @@
 //! shifted the way users' images differ from ISBI's (see [`crate::robustness`]):
 //! one row per shift with the challenge's V_rand of the shifted slices as one stack
 //! (probability maps, as `eval` scores them) and its change from the unshifted row,
-//! as a table or JSON.
+//! as a table or JSON; or, with `--write-shifts`, the shifted slices as PNGs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
 use super::eval::{paired_slices, parse_slices};
 use super::segment::load_network;
 use crate::device::DeviceChoice;
-use crate::imageio::{read_mask, read_pages};
+use crate::imageio::{read_mask, read_pages, write_png_u8};
 use crate::inference::TileOptions;
-use crate::robustness::{self, LabelledSlice, ShiftScore, SHIFTS};
+use crate::robustness::{self, LabelledSlice, Shift, ShiftScore, SHIFTS};
+use crate::GrayU8;
 use crate::{Error, Result};
 
 /// Arguments of `unetseg robustness`.
@@ -42,6 +43,12 @@ pub struct RobustnessArgs {
     /// Seed of the noise shift (slice k draws from seed + k).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Instead of scoring, write each shift's slices (all but the unshifted ones) as
+    /// 8-bit PNGs, the images the check segments and the masks it scores them against:
+    /// DIR/<shift>/images/<stem>.png and DIR/<shift>/masks/<stem>.png (`<shift>` as in
+    /// the table: `invert`, `scale-2x`, ...). Loads no weights.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["json", "weights"])]
+    pub write_shifts: Option<PathBuf>,
 }
 
 /// Runs the subcommand.
@@ -70,6 +77,10 @@ pub fn run(args: RobustnessArgs) -> Result<()> {
             Ok(LabelledSlice { name: pair.image.display().to_string(), image, mask })
         })
         .collect::<Result<Vec<_>>>()?;
+    if let Some(dir) = &args.write_shifts {
+        let stems: Vec<&str> = pairs.iter().map(|p| p.stem.as_str()).collect();
+        return write_shifts(dir, &slices, &stems, args.seed);
+    }
     let network = load_network(args.weights.as_deref(), args.device)?;
     let scores = robustness::check(&network, &slices, &SHIFTS, &TileOptions::default(), args.seed, |shift| {
         if !args.json {
@@ -96,6 +107,28 @@ pub fn run(args: RobustnessArgs) -> Result<()> {
                 score.shift.description()
             );
         }
+    }
+    Ok(())
+}
+
+/// Writes every shift of the check but the unshifted one, as the check makes it
+/// ([`robustness::shifted_slice`]), under `dir`: `<shift>/images/<stem>.png` and
+/// `<shift>/masks/<stem>.png` for slice `slices[k]` named `stems[k]`.
+fn write_shifts(dir: &Path, slices: &[LabelledSlice], stems: &[&str], seed: u64) -> Result<()> {
+    let eight_bit: Vec<GrayU8> = slices.iter().map(|s| s.image.to_u8()).collect();
+    for shift in SHIFTS.iter().filter(|s| **s != Shift::None) {
+        let folder = dir.join(shift.name());
+        let (images, masks) = (folder.join("images"), folder.join("masks"));
+        for sub in [&images, &masks] {
+            std::fs::create_dir_all(sub).map_err(|e| Error::file(sub, format!("cannot create the folder: {e}")))?;
+        }
+        for (k, ((slice, image), stem)) in slices.iter().zip(&eight_bit).zip(stems).enumerate() {
+            let (shifted, mask) = robustness::shifted_slice(image, &slice.mask, shift, seed, k)
+                .map_err(|e| Error::file(&slice.name, format!("{}: {e}", shift.name())))?;
+            write_png_u8(&images.join(format!("{stem}.png")), &shifted)?;
+            write_png_u8(&masks.join(format!("{stem}.png")), &mask)?;
+        }
+        eprintln!("{}: {} slices in {}", shift.description(), slices.len(), folder.display());
     }
     Ok(())
 }

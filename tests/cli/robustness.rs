@@ -1,6 +1,7 @@
 //! `unetseg robustness` on 128x128 crops of the held-out slices 24 and 25 with the
 //! built-in weights: one row per shift in order, the unshifted row first and equal to
-//! `eval`'s stack V_rand, as JSON and as a table; bad arguments fail cleanly.
+//! `eval`'s stack V_rand, as JSON and as a table; `--write-shifts` writes the shifted
+//! slices that the rows score; bad arguments fail cleanly.
 
 use std::path::{Path, PathBuf};
 
@@ -91,4 +92,63 @@ fn the_table_has_a_header_and_one_line_per_shift_and_slices_pick_a_block() {
     let output = run("robustness", &dir, &["--slices", "1..2"]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("holds only 2 images"), "{}", stderr(&output));
+}
+
+#[test]
+fn write_shifts_writes_the_slices_each_row_scores() {
+    let dir = crops("write");
+    let out = scratch("robustness-write-out");
+    let output = run("robustness", &dir, &["--write-shifts", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+    let written =
+        |shift: &str, kind: &str, slice: &str| read_gray8(&out.join(shift).join(kind).join(format!("{slice}.png")));
+    let mut folders: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    folders.sort();
+    let mut expected: Vec<&str> = SHIFTS[1..].to_vec();
+    expected.sort();
+    assert_eq!(folders, expected);
+    for slice in ["24", "25"] {
+        let (image, mask) = (
+            read_gray8(&dir.join("images").join(format!("{slice}.png"))).unwrap(),
+            read_gray8(&dir.join("masks").join(format!("{slice}.png"))).unwrap(),
+        );
+        for shift in &SHIFTS[1..] {
+            let (shifted, shifted_mask) =
+                (written(shift, "images", slice).unwrap(), written(shift, "masks", slice).unwrap());
+            let side = match *shift {
+                "scale-0.5x" => 64,
+                "scale-2x" => 256,
+                _ => 128,
+            };
+            assert_eq!((shifted.dims(), shifted_mask.dims()), ((side, side), (side, side)), "{shift}");
+            if side == 128 {
+                assert_eq!(shifted_mask, mask, "{shift}");
+            }
+        }
+        assert_eq!(written("invert", "images", slice).unwrap(), image.map(|v| 255 - v));
+        let (big, big_mask) =
+            (written("scale-2x", "images", slice).unwrap(), written("scale-2x", "masks", slice).unwrap());
+        assert!(big_mask.data().iter().all(|&v| v == 0 || v == 255));
+        // Nearest neighbour at 2x: every 2x2 block of the mask is one pixel of the original.
+        assert_eq!(GrayU8::from_fn(128, 128, |x, y| big_mask.get(2 * x, 2 * y)), mask);
+        assert_eq!(big.dims(), (256, 256));
+    }
+
+    // `eval` of a written folder gives the row of its shift.
+    let rows = run("robustness", &dir, &["--json"]);
+    assert!(rows.status.success(), "{}", stderr(&rows));
+    let rows: Value = serde_json::from_slice(&rows.stdout).unwrap();
+    for shift in ["invert", "scale-2x", "noise-15"] {
+        let eval = run("eval", &out.join(shift), &["--json"]);
+        assert!(eval.status.success(), "{}", stderr(&eval));
+        let eval: Value = serde_json::from_slice(&eval.stdout).unwrap();
+        let row = rows["shifts"].as_array().unwrap().iter().find(|r| r["shift"] == shift).unwrap();
+        assert_eq!(eval["stack"], row["stack"], "{shift}");
+    }
+
+    let output = run("robustness", &dir, &["--write-shifts", out.to_str().unwrap(), "--json"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--json"), "{}", stderr(&output));
 }
