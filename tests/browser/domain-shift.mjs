@@ -69,6 +69,9 @@ function evalVrand(weights, folder, slices) {
   return doc.stack.v_rand;
 }
 
+/** A `data-*` attribute as a number; null when it is absent or empty. */
+const number = (value) => (value ? Number(value) : null);
+
 /** The `data-*` attributes of the page's fine-tuning status. */
 const fineTuneStatus = (page) => page.getByTestId('finetune-status').evaluate((el) => ({ ...el.dataset }));
 
@@ -130,7 +133,7 @@ async function fineTune(browser, url, shift, shifted, weightsPath) {
       if (Date.now() - printed >= 20_000) {
         printed = Date.now();
         const seconds = Math.round((printed - started) / 1000);
-        progress.push({ seconds, state: status.state, step: Number(status.step), loss: Number(status.loss), msPerStep: Number(status.msPerStep) });
+        progress.push({ seconds, state: status.state, step: Number(status.step), loss: number(status.loss), msPerStep: number(status.msPerStep) });
         console.error(`${shift}: ${seconds} s, ${status.state}, step ${status.step ?? '-'}, loss ${status.loss ?? '-'}, ${status.msPerStep ?? '-'} ms/step`);
       }
       await page.waitForTimeout(500);
@@ -144,15 +147,14 @@ async function fineTune(browser, url, shift, shifted, weightsPath) {
     const weights = await download(page, page.getByTestId('download-weights'));
     writeFileSync(weightsPath, weights.bytes);
     if (errors.length) console.error(`${shift}: the page reported errors: ${errors.join('; ')}`);
-    // data-probe-before / -after (the loss on a fixed batch), where the page gives them.
-    const probe = (value) => (value ? Number(value) : null);
     return {
       minutes: seconds / 60,
       steps,
       msPerStep: Number(status.msPerStep) || (1000 * seconds) / steps,
       loss: Number(status.loss),
-      probeBefore: probe(status.probeBefore),
-      probeAfter: probe(status.probeAfter),
+      // data-probe-before / -after (the loss on a fixed batch), where the page gives them.
+      probeBefore: number(status.probeBefore),
+      probeAfter: number(status.probeAfter),
       message: await page.getByTestId('finetune-status').textContent(),
       weightsFile: weights.name,
       progress,
