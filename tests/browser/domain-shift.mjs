@@ -42,9 +42,10 @@ function option(name, fallback) {
 
 /**
  * The fine-tuning settings, passed through the page's controls. The defaults did best
- * of those tried in 2-minute runs (2026-12-01: batch 1, 2 and 4 of 256² crops or 4 of
- * 128², learning rate 1e-3 or 3e-4): the higher rate or the smaller batches undo
- * inverted contrast as fast but make the 2x rescale worse than before.
+ * of those tried (2026-12-01, one run each): in 2-minute runs batch 1 of 256² crops at
+ * learning rate 1e-3 and 3e-4, batch 2 of 256² at 3e-4 and batch 4 of 128² at 1e-3; in
+ * 5-minute runs batch 2 and batch 4 of 256² at 3e-4. All undo most of the inverted
+ * contrast; only batch 2 at 3e-4 made the 2x rescale better rather than worse.
  */
 const settings = {
   minutes: Number(option('minutes', '5')),
