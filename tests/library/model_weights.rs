@@ -1,7 +1,12 @@
-//! The weights file: round trips in f32 and f16, and clear errors on bad files.
+//! The weights file: round trips in f32 and f16, clear errors on bad files, and the
+//! shipped weights.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use unetseg::model::{self, Precision, UNet, UNetConfig};
+use unetseg::train::validate::whole_image_logits;
+use unetseg::Raster;
+
+use crate::support::{isbi, repo};
 
 fn input(device: &Device) -> Tensor<4> {
     let data: Vec<f32> = (0..32 * 32).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
@@ -104,4 +109,22 @@ fn the_default_weights_load_as_the_compact_preset() {
     let model = model::load_from_bytes(model::default_weights_bytes(), "default", &device).unwrap();
     assert_eq!(model.config(), &UNetConfig::compact());
     assert!(model::default_weights_bytes().len() <= 10 << 20);
+}
+
+#[test]
+fn the_robust_weights_load_as_compact_without_batch_norm_and_segment_a_slice() {
+    let device = Device::flex();
+    let model = model::load(repo("weights/robust.safetensors"), &device).unwrap();
+    assert_eq!(model.config(), &UNetConfig::compact());
+    // The top-left 128² of held-out slice 25: the 0.5 cut agrees with the mask.
+    let crop = |kind| {
+        let full = unetseg::imageio::read_gray8(&isbi(kind, "25")).unwrap();
+        Raster::from_fn(128, 128, |x, y| full.get(x, y))
+    };
+    let (image, mask) = (crop("images"), crop("masks"));
+    let logits = whole_image_logits(&model, &image, &device).unwrap();
+    let values = logits.into_data().convert::<f32>().to_vec::<f32>().unwrap();
+    let (membrane, cell) = values.split_at(128 * 128);
+    let agree = (0..128 * 128).filter(|&i| (cell[i] > membrane[i]) == (mask.data()[i] > 127)).count();
+    assert!(agree as f64 > 0.85 * (128.0 * 128.0), "{agree} of {} pixels agree", 128 * 128);
 }
