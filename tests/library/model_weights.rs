@@ -123,7 +123,7 @@ fn the_robust_weights_load_as_compact_without_batch_norm_and_segment_a_slice() {
     };
     let (image, mask) = (crop("images"), crop("masks"));
     let logits = whole_image_logits(&model, &image, &device).unwrap();
-    let values = logits.into_data().convert::<f32>().to_vec::<f32>().unwrap();
+    let values = logits.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
     let (membrane, cell) = values.split_at(128 * 128);
     let agree = (0..128 * 128).filter(|&i| (cell[i] > membrane[i]) == (mask.data()[i] > 127)).count();
     assert!(agree as f64 > 0.85 * (128.0 * 128.0), "{agree} of {} pixels agree", 128 * 128);
