@@ -279,6 +279,10 @@ async function runQueue() {
       } finally {
         running = null;
       }
+      if (job.again) {
+        requeue(job, job.again);
+        delete job.again;
+      }
     }
   } catch (e) {
     status.set(`The engine stopped: ${e.message}. Reload the page to try again.`, true);
@@ -624,18 +628,26 @@ function resegmentAll(why) {
   if (!again.length) return ' new images use them.';
   batch = { started: performance.now(), finished: null, from: 0 };
   for (const job of again) {
-    const keys = [];
-    for (const card of job.cards) {
-      if (card.key) keys.push(card.key);
-      card.keepBefore();
-      card.setState('queued', `Waiting to be segmented again after ${why}.`);
-    }
-    engine.forget(keys).catch(() => {});
-    if (!queue.includes(job)) queue.push(job);
+    // A file still being segmented (with the previous weights) goes again once it is done.
+    if (job === running) job.again = why;
+    else requeue(job, why);
   }
   updateBatch();
   runQueue();
   return ` ${plural(again.length, 'image')} ${again.length === 1 ? 'is' : 'are'} being segmented again (Compare shows before and after).`;
+}
+
+/** Puts a segmented file back in the queue, its results kept as "before" until the new ones come. */
+function requeue(job, why) {
+  const keys = [];
+  for (const card of job.cards) {
+    if (card.state !== 'done') continue;
+    if (card.key) keys.push(card.key);
+    card.keepBefore();
+    card.setState('queued', `Waiting to be segmented again after ${why}.`);
+  }
+  engine.forget(keys).catch(() => {});
+  if (!queue.includes(job)) queue.push(job);
 }
 
 /** Forgets the fine-tuned weights and goes back to the default ones. */
