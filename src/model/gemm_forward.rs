@@ -245,9 +245,14 @@ mod tests {
     fn gradients_and_running_statistics_match_burn_with_batch_norm() {
         let config = UNetConfig { batch_norm: true, ..UNetConfig::compact().with_base_channels(4) };
         let worst = compare_with_burn(config, 3, 32, 48);
-        // 3e-6 on one thread every time; on two, 3e-6 in most runs and up to 3.5e-2 in
-        // some, not yet explained, which is why `train` keeps burn's layers for batch
-        // norm (train::step::uses_gemm_layers). A wrong formula gives differences of order 1.
+        // About 3e-6 for most networks, but the difference depends on the network drawn,
+        // not on the thread count: of seeds 0-11 alone, seed 9 gives 4.4e-3 on one thread
+        // and on two alike (every layer, growing towards the input; burn against burn: 0),
+        // the others 1.5e-6 to 5.9e-6. The seeded generator is the device's, shared with
+        // tests running at once, so a run may draw another network (3.5e-2 was seen).
+        // Until that spread is explained (ReLU kinks coupled channel-wide by the norm is
+        // the guess), `train` keeps burn's layers for batch norm
+        // (train::step::uses_gemm_layers). A wrong formula gives differences of order 1.
         assert!(worst < 5e-2, "{worst}");
     }
 

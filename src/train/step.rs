@@ -11,9 +11,10 @@ use crate::model::UNet;
 /// Whether `net` trains on `device` through unetseg's gemm layers: when they run it
 /// ([`UNet::runs_on_gemm_layers`]) and it has no batch norm, unless the environment
 /// variable `UNETSEG_TRAIN_LAYERS` is `burn`. Batch-norm networks keep burn's layers
-/// for now: on two threads their gradients through the gemm layers differed from
-/// burn's by up to 3e-2 (relative) in some runs and 3e-6 in most, a spread not yet
-/// explained (on one thread: 3e-6 every time).
+/// for now: their gradients through the gemm layers differ from burn's by about 3e-6
+/// (relative) for most networks but by 4e-3 to 3e-2 for some draws, on one thread and
+/// on two alike, a spread not yet explained (see the batch-norm test in
+/// `model::gemm_forward`).
 pub fn uses_gemm_layers(net: &UNet, device: &Device) -> bool {
     net.runs_on_gemm_layers(device)
         && !net.config().batch_norm
