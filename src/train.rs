@@ -28,6 +28,7 @@ pub mod data;
 pub mod finetune;
 #[cfg(not(target_family = "wasm"))]
 pub mod history;
+pub mod labelled;
 pub mod loss;
 #[cfg(not(target_family = "wasm"))]
 pub mod plot;

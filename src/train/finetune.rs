@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::batch;
 use super::data::{self, Slice};
+use super::labelled::{window_around, LabelledPixels};
 use super::loss::{self, LossWeighting, Targets};
 use super::step::{train_step, uses_gemm_layers, StepResult};
-use crate::augment::{crop_symmetric, AugmentRecipe};
+use crate::augment::AugmentRecipe;
 use crate::model::{self, Precision, UNet};
 use crate::{annotation, Error, Result};
 
@@ -79,42 +80,7 @@ struct Annotated {
     slice: Slice,
     /// Number of labelled pixels before this image's, in all the images before it.
     start: u64,
-    /// Number of labelled pixels in rows `0..=y`, for every row `y`.
-    rows: Vec<u64>,
-}
-
-impl Annotated {
-    fn new(slice: Slice, start: u64) -> Self {
-        let classes = annotation::classes(&slice.mask);
-        let mut count = 0;
-        let rows = (0..classes.height())
-            .map(|y| {
-                count += classes.row(y).iter().filter(|&&c| c != annotation::UNLABELLED_CLASS).count() as u64;
-                count
-            })
-            .collect();
-        Self { slice, start, rows }
-    }
-
-    fn labelled(&self) -> u64 {
-        self.rows.last().copied().unwrap_or(0)
-    }
-
-    /// The position of its labelled pixel number `k` (`k < labelled()`), in row order.
-    fn position(&self, k: u64) -> (usize, usize) {
-        let y = self.rows.partition_point(|&c| c <= k);
-        let before = if y == 0 { 0 } else { self.rows[y - 1] };
-        let x = self
-            .slice
-            .mask
-            .row(y)
-            .iter()
-            .enumerate()
-            .filter(|(_, &v)| v != annotation::UNLABELLED)
-            .nth((k - before) as usize)
-            .map_or(0, |(x, _)| x);
-        (x, y)
-    }
+    labelled: LabelledPixels,
 }
 
 /// A network being fine-tuned on annotated images: its weights on an autodiff
@@ -184,8 +150,8 @@ impl FineTuner {
         for slice in annotations {
             annotation::check(&slice.mask).map_err(|e| Error::file(&slice.name, e))?;
             let slice = data::pair(slice.name.clone(), slice.image, slice.mask, &slice.name)?;
-            let image = Annotated::new(slice, labelled);
-            labelled += image.labelled();
+            let image = Annotated { labelled: LabelledPixels::new(&slice.mask), slice, start: labelled };
+            labelled += image.labelled.count();
             annotated.push(image);
         }
         if labelled == 0 {
@@ -331,22 +297,12 @@ impl FineTuner {
     }
 
     /// An input-sized window of one annotated image (and its annotation) around a
-    /// labelled pixel drawn uniformly from all of them, shifted by up to a quarter of
-    /// the crop each way; mirrored where it leaves the image.
+    /// labelled pixel drawn uniformly from all of them ([`window_around`]).
     fn draw_crop(&mut self) -> Result<Slice> {
         let k = self.rng.random_range(0..self.labelled);
-        let index = self.annotations.partition_point(|a| a.start + a.labelled() <= k);
-        let (x, y) = self.annotations[index].position(k - self.annotations[index].start);
-        let size = self.sizes.0;
-        let reach = (size / 4) as u32;
-        let mut shift = || self.rng.random_range(0..=2 * reach) as isize - reach as isize;
-        let (dx, dy) = (shift(), shift());
-        let (x0, y0) = (x as isize + dx - (size / 2) as isize, y as isize + dy - (size / 2) as isize);
-        let slice = &self.annotations[index].slice;
-        Ok(Slice {
-            name: slice.name.clone(),
-            image: crop_symmetric(&slice.image, x0, y0, size, size)?,
-            mask: crop_symmetric(&slice.mask, x0, y0, size, size)?,
-        })
+        let index = self.annotations.partition_point(|a| a.start + a.labelled.count() <= k);
+        let image = &self.annotations[index];
+        let at = image.labelled.position(&image.slice.mask, k - image.start);
+        window_around(&image.slice, at, self.sizes.0, &mut self.rng)
     }
 }

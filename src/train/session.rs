@@ -24,6 +24,7 @@ use super::average::WeightAverage;
 use super::batch::batch;
 use super::data::{self, Slice};
 use super::history::{self, EpochRecord};
+use super::labelled::{window_around, LabelledPixels};
 use super::loss::{self, LossWeighting};
 use super::step::{train_step, uses_gemm_layers, StepResult};
 use super::validate::{validate, Validation};
@@ -142,6 +143,9 @@ fn candidate(net: &UNet, average: Option<&WeightAverage>) -> UNet {
 /// created or trained.
 struct RunData {
     train: Vec<Slice>,
+    /// For each training slice whose mask leaves pixels unlabelled (a page's sparse
+    /// annotation), where its labelled pixels are: its crops are drawn around them.
+    sparse: Vec<Option<LabelledPixels>>,
     val: Vec<Slice>,
     weighting: LossWeighting,
 }
@@ -161,7 +165,14 @@ impl RunData {
             ));
         }
         let weighting = LossWeighting { class_weights: options.class_weights.clone(), border: options.border_weights };
-        Ok(Self { train, val, weighting })
+        let sparse = train
+            .iter()
+            .map(|s| {
+                let partial = s.mask.data().contains(&annotation::UNLABELLED);
+                partial.then(|| LabelledPixels::new(&s.mask)).filter(|labelled| labelled.count() > 0)
+            })
+            .collect();
+        Ok(Self { train, sparse, val, weighting })
     }
 }
 
@@ -283,7 +294,7 @@ impl<'a> Run<'a> {
         let config = self.net.config().clone();
         // A fresh stream per epoch keeps resumed runs reproducible.
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_mul(0x9E37_79B9).wrapping_add(epoch as u64));
-        let mut order: Vec<&Slice> = data.train.iter().collect();
+        let mut order: Vec<usize> = (0..data.train.len()).collect();
         order.shuffle(&mut rng);
         let mut sums = EpochSums { lr: options.lr, ..EpochSums::default() };
         for (step, chunk) in order.chunks(options.batch).enumerate() {
@@ -291,8 +302,23 @@ impl<'a> Run<'a> {
                 sums.stopped = true;
                 break;
             }
+            // Sparse annotations: a window around one of their labelled pixels, which the
+            // augmentations then crop as they crop a whole slice.
+            let windows = chunk
+                .iter()
+                .map(|&i| {
+                    let slice = &data.train[i];
+                    let window = |labelled: &LabelledPixels| {
+                        let at = labelled.draw(&slice.mask, &mut rng);
+                        window_around(slice, at, self.sizes.0, &mut rng)
+                    };
+                    data.sparse[i].as_ref().map(window).transpose()
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let slices: Vec<&Slice> =
+                chunk.iter().zip(&windows).map(|(&i, window)| window.as_ref().unwrap_or(&data.train[i])).collect();
             let (x, targets) =
-                batch(chunk, self.sizes, &config, &options.augment, &data.weighting, &mut rng, &self.device)?;
+                batch(&slices, self.sizes, &config, &options.augment, &data.weighting, &mut rng, &self.device)?;
             // Steps done over steps in the whole run.
             let progress =
                 ((epoch - 1) * self.steps_per_epoch + step) as f64 / (options.epochs * self.steps_per_epoch) as f64;

@@ -134,6 +134,28 @@ fn init_fine_tunes_the_default_weights_on_a_3_level_annotation() {
     std::fs::remove_dir_all(data).unwrap();
 }
 
+#[test]
+fn sparse_scribbles_are_found_in_a_large_slice() {
+    // Three short strokes in a 512² annotation, the rest unlabelled: a blind 64² crop
+    // holds one of them about once in 20, so most steps would have nothing to learn
+    // from (loss 0). Crops are drawn around labelled pixels instead: every step of
+    // every epoch has a loss.
+    let data = data_dir("sparse");
+    add_slice(&data, "24", "a.png", 512);
+    let mask = read_gray8(&data.join("masks/a.png")).unwrap();
+    let stroke = |x: usize, y: usize| (y == 400 && (380..400).contains(&x)) || (x == 100 && (20..40).contains(&y));
+    let scribbles = Raster::from_fn(512, 512, |x, y| if stroke(x, y) { mask.get(x, y) } else { 128 });
+    write_png_u8(&data.join("masks/a.png"), &scribbles).unwrap();
+    let run = data.join("run");
+    let args = ["--val", "0", "--epochs", "6", "--batch", "1", "--crop", "64", "--base-channels", "4", "--seed", "5"];
+    let o = train_run(&data, &run, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let losses: Vec<f64> = history(&run).iter().map(|row| row[1].parse().unwrap()).collect();
+    assert_eq!(losses.len(), 6);
+    assert!(losses.iter().all(|&l| l > 0.0 && l.is_finite()), "train losses {losses:?}");
+    std::fs::remove_dir_all(data).unwrap();
+}
+
 fn history(run: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(run.join("history.csv")).unwrap();
     let mut lines = text.lines();
