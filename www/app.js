@@ -488,22 +488,26 @@ function updateBatch() {
 
 // ---------------------------------------------------------------- fine-tuning
 
-/** The run in progress: `{ snapshot: { step, weights } | null, stopping }`, or null. */
+/** The run in progress: `{ id, snapshot: { step, weights } | null, stopping, ranBefore }`, or null. */
 let tuning = null;
+let nextTuning = 1;
 
 const fineTunePanel = new FineTunePanel({
   onStart: () => fineTune(),
   onPause: () => {
-    engine.controlFineTune('pause');
+    if (!tuning) return;
+    engine.controlFineTune(tuning.id, 'pause');
     fineTunePanel.setState('paused', 'Pausing after the current step…');
   },
   onResume: () => {
-    engine.controlFineTune('resume');
+    if (!tuning) return;
+    engine.controlFineTune(tuning.id, 'resume');
     fineTunePanel.setState('running', 'Resuming…');
   },
   onStop: () => {
-    if (tuning) tuning.stopping = true;
-    engine.controlFineTune('stop');
+    if (!tuning) return;
+    tuning.stopping = true;
+    engine.controlFineTune(tuning.id, 'stop');
     fineTunePanel.setState('stopping', 'Stopping after the current step…');
   },
   onReset: () => resetWeights(),
@@ -539,6 +543,7 @@ async function trainingImages() {
  * new weights are kept in this browser and every result is segmented again.
  */
 async function fineTune() {
+  if (tuning) return; // one run at a time
   let settings;
   try {
     settings = fineTunePanel.settings();
@@ -546,14 +551,15 @@ async function fineTune() {
     fineTunePanel.setState('error', `Not started: ${e.message}.`);
     return;
   }
+  tuning = { id: nextTuning++, snapshot: null, stopping: false, ranBefore: 0 };
+  fineTunePanel.begin(settings.summary);
   const images = await trainingImages();
   if (!images.length) {
+    tuning = null;
     fineTunePanel.setState('error', 'Not started: no result has an annotation with labelled pixels.');
     return;
   }
   const base = engine.weights;
-  tuning = { snapshot: null, stopping: false };
-  fineTunePanel.begin(settings.summary);
   const limits = { ...settings.limits };
   let weights = base.bytes;
   let firstStep = 0;
@@ -561,8 +567,9 @@ async function fineTune() {
   let result;
   for (;;) {
     try {
-      result = await engine.fineTune({ weights, name: base.name, images, options: settings.options, limits, firstStep }, (m) => {
-        if (m.type === 'tuning-step') fineTunePanel.addStep({ ...m, ranMs: m.ranMs + (tuning.ranBefore ?? 0) });
+      const run = { run: tuning.id, weights, name: base.name, images, options: settings.options, limits, firstStep };
+      result = await engine.fineTune(run, (m) => {
+        if (m.type === 'tuning-step') fineTunePanel.addStep({ ...m, ranMs: m.ranMs + tuning.ranBefore });
         else if (m.type === 'tuning-snapshot') {
           tuning.snapshot = { step: m.step, weights: m.weights };
           fineTunePanel.setSnapshot(m.step);
@@ -581,12 +588,19 @@ async function fineTune() {
           firstStep = from.step;
           limits.steps = Math.max(0, settings.limits.steps - from.step);
         }
-        tuning.ranBefore = fineTunePanel.ranMs ?? 0;
+        tuning.ranBefore = fineTunePanel.ranMs;
         limits.ms = Math.max(0, settings.limits.ms - tuning.ranBefore);
-        await engine.ready();
-        fineTunePanel.setState('running', `The engine stopped (${e.message}); fine-tuning goes on with ${describeBackend(engine.backend)}`
-          + ` from ${from ? `step ${from.step}` : 'the start'}, with Adam's moments afresh.`);
-        if (tuning.stopping) engine.controlFineTune('stop');
+        try {
+          await engine.ready();
+        } catch (restart) {
+          tuning = null;
+          fineTunePanel.setState('error', `The engine stopped (${e.message}) and could not start again (${restart.message}); reload the page.`);
+          return;
+        }
+        fineTunePanel.setState(tuning.stopping ? 'stopping' : 'running', `The engine stopped (${e.message}); fine-tuning goes on with`
+          + ` ${describeBackend(engine.backend)} from ${from ? `step ${from.step}` : 'the start'}, with Adam's moments afresh.`);
+        // A stop asked for meanwhile reaches the new run as soon as it starts.
+        if (tuning.stopping) engine.controlFineTune(tuning.id, 'stop');
         continue;
       }
       tuning = null;
@@ -594,7 +608,7 @@ async function fineTune() {
       return;
     }
   }
-  const ranMs = result.ranMs + (tuning.ranBefore ?? 0);
+  const ranMs = result.ranMs + tuning.ranBefore;
   tuning = null;
   fineTunePanel.setProbe(fineTunePanel.probeBefore ?? result.probeBefore, result.probeAfter);
   const done = fineTunePanel.finishedText({ ...result, ranMs, images: images.length });

@@ -114,15 +114,18 @@ export class Engine {
    * worker.js, `fineTune`); `events` receives its `tuning-step`, `tuning-snapshot`
    * and `tuning-paused` messages. Resolves with `{ weights, step, reason, ranMs }`.
    */
-  async fineTune({ weights, name, images, options, limits, firstStep }, events) {
+  async fineTune({ run, weights, name, images, options, limits, firstStep }, events) {
     await this.ready();
     const copies = images.map((image) => ({ ...image, bytes: image.bytes.slice(0), annotation: image.annotation.slice(0) }));
-    return this.#call('fineTune', { weights: weights.slice(0), name, images: copies, options, limits, firstStep }, events);
+    return this.#call('fineTune', { run, weights: weights.slice(0), name, images: copies, options, limits, firstStep }, events);
   }
 
-  /** Pauses, resumes or stops (`action`) the running fine-tuning after its current step. */
-  controlFineTune(action) {
-    this.worker?.postMessage({ type: 'tuning', action });
+  /**
+   * Pauses, resumes or stops (`action`) the fine-tuning `run` after its current step,
+   * also one still waiting for the worker.
+   */
+  controlFineTune(run, action) {
+    this.worker?.postMessage({ type: 'tuning', run, action });
   }
 
   /** Times `steps` fine-tuning steps on one image (the benchmark mode). */

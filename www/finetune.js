@@ -28,6 +28,7 @@ export class FineTunePanel {
     this.reset = $('reset-weights');
     this.download = $('download-weights');
     this.losses = [];
+    this.ranMs = 0;
     this.available = 0;
     this.start.addEventListener('click', () => onStart());
     this.pause.addEventListener('click', () => (this.state === 'paused' ? onResume() : onPause()));
@@ -90,6 +91,7 @@ export class FineTunePanel {
   /** A run begins: the curve starts again. */
   begin(summary) {
     this.losses = [];
+    this.ranMs = 0;
     this.probeBefore = null;
     this.probeAfter = null;
     this.status.dataset.probeBefore = '';

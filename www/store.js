@@ -16,8 +16,20 @@ function open() {
       const db = request.result;
       for (const store of [ANNOTATIONS, WEIGHTS]) if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
     };
-    request.onsuccess = () => resolve(request.result);
+    request.onsuccess = () => {
+      const db = request.result;
+      // A newer version of the page in another tab: let it upgrade, open again next time.
+      db.onversionchange = () => {
+        db.close();
+        opened = null;
+      };
+      resolve(db);
+    };
     request.onerror = () => reject(request.error);
+    request.onblocked = () => {
+      opened = null;
+      reject(new Error('another tab of this page still uses the older storage; close it and reload'));
+    };
   });
   return opened;
 }

@@ -19,8 +19,20 @@ let queue = Promise.resolve();
 /** `key/page` and `key/*` of the pages asked to stop. */
 const cancelled = new Set();
 const isCancelled = (key, page) => cancelled.has(`${key}/*`) || cancelled.has(`${key}/${page}`);
-/** The running fine-tuning's controls: `{ paused, stopped, wake }`, or null. */
+/** The running fine-tuning's controls: `{ run, paused, stopped, wake }`, or null. */
 let tuningControl = null;
+/** A pause, resume or stop (`{ run, action }`) for a run that has not started yet (it waits in the queue). */
+let pendingTuning = null;
+
+/** Applies `action` (pause, resume or stop) to the controls `control`. */
+function controlTuning(control, action) {
+  if (action === 'stop') control.stopped = true;
+  control.paused = action === 'pause' && !control.stopped;
+  if (!control.paused) {
+    control.wake?.();
+    control.wake = null;
+  }
+}
 
 /** Resolves in a new task, after the messages already waiting (a cancel, say) have run. */
 const nextTask = (() => {
@@ -165,8 +177,9 @@ const handlers = {
   // step, and `tuning-snapshot` (the weights so far) every `limits.snapshotEvery`
   // steps or `limits.snapshotMs` of running time, whichever comes first, and when
   // paused, so that the page keeps the training if this worker dies. `firstStep`: the number
-  // of steps done before (a run continued after a restart).
-  async fineTune({ rid, weights, name, images, options, limits, firstStep = 0 }) {
+  // of steps done before (a run continued after a restart); `run`: the page's id of
+  // the run, which its `tuning` messages carry.
+  async fineTune({ rid, run, weights, name, images, options, limits, firstStep = 0 }) {
     const annotations = new Annotations();
     let tuning;
     try {
@@ -182,8 +195,10 @@ const handlers = {
     } finally {
       annotations.free();
     }
-    const control = { paused: false, stopped: false, wake: null };
+    const control = { run, paused: false, stopped: false, wake: null };
     tuningControl = control;
+    if (pendingTuning?.run === run) controlTuning(control, pendingTuning.action);
+    pendingTuning = null;
     let ran = 0; // milliseconds spent in steps
     let step = firstStep;
     let snapshotAt = step;
@@ -204,7 +219,11 @@ const handlers = {
         if (control.paused) {
           await snapshot();
           post({ rid, type: 'tuning-paused', step });
-          await new Promise((resolve) => { control.wake = resolve; });
+          // A resume or stop may have come while the snapshot was read back.
+          await new Promise((resolve) => {
+            if (control.paused) control.wake = resolve;
+            else resolve();
+          });
           continue;
         }
         if (step - firstStep >= limits.steps) { reason = 'steps'; break; }
@@ -280,14 +299,8 @@ self.onmessage = (event) => {
     return;
   }
   if (message.type === 'tuning') {
-    const control = tuningControl;
-    if (!control) return;
-    if (message.action === 'stop') control.stopped = true;
-    control.paused = message.action === 'pause';
-    if (!control.paused) {
-      control.wake?.();
-      control.wake = null;
-    }
+    if (tuningControl?.run === message.run) controlTuning(tuningControl, message.action);
+    else pendingTuning = { run: message.run, action: message.action };
     return;
   }
   if (IMMEDIATE.has(message.type)) {
