@@ -203,5 +203,24 @@ export function fineTuneTests({ browser, url, webgpu }) {
       await page.waitForFunction((el) => el.dataset.state === 'done', await card.elementHandle(), { timeout: 120_000 });
       assert.equal(await card.locator('.fact-weights').textContent(), 'fine-tuned.safetensors');
     });
+
+    test('13: a stop clicked while the run still waits behind a segmentation ends it as soon as it starts', async () => {
+      const { page } = session;
+      await setSettings(page, { minutes: 30, steps: 10000, lr: '0.0001', batch: 1, crop: S });
+      const before = await page.locator('[data-testid=result]').count();
+      await page.getByTestId('file-input').setInputFiles([emPng('queued.png', 1024, 1024, 1, 2)]);
+      const big = page.locator('[data-testid=result]').nth(before);
+      await page.waitForFunction((el) => el.dataset.state === 'running', await big.elementHandle(), { timeout: 60_000, polling: 20 });
+      await page.getByTestId('finetune-start').click();
+      await waitTuning(page, (d) => d.state === 'running');
+      await page.getByTestId('finetune-stop').click();
+      // The worker is still segmenting: the run has not started when the stop is sent.
+      assert.equal(await big.getAttribute('data-state'), 'running');
+      assert.equal((await tuningStatus(page)).step, '0');
+      await waitTuning(page, (d) => d.state === 'stopped', 300_000);
+      const done = await tuningStatus(page);
+      assert.ok(Number(done.step) <= 1, `stopped after ${done.step} steps: ${done.text}`);
+      assert.match(done.text, /Fine-tuning stopped after [01] steps/);
+    });
   });
 }
