@@ -160,9 +160,7 @@ async function loadDefaultWeights() {
   });
   bar.hidden = true;
   await engine.ready();
-  const [{ model }, hash] = await Promise.all([engine.loadWeights(bytes, 'default.safetensors'), sha256(bytes)]);
-  weightsInfo = { name: 'default.safetensors', sha256: hash, model };
-  $('weights').textContent = describeModel('default weights', model, hash);
+  await useWeights(bytes, 'default.safetensors', 'default weights');
   defaultWeights = bytes;
   return bytes;
 }
@@ -182,9 +180,7 @@ function loadOwnWeights(file) {
     status.set(`Loading weights from ${file.name}…`);
     try {
       const bytes = await file.arrayBuffer();
-      const [{ model }, hash] = await Promise.all([engine.loadWeights(bytes, file.name), sha256(bytes)]);
-      weightsInfo = { name: file.name, sha256: hash, model };
-      $('weights').textContent = describeModel(file.name, model, hash);
+      await useWeights(bytes, file.name, file.name);
       status.set(`Now using ${file.name}. New images use these weights; earlier results are unchanged.`);
     } catch (e) {
       const keeping = engine.weights ? ` Still using ${engine.weights.name}.` : '';
