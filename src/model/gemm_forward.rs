@@ -195,6 +195,11 @@ mod tests {
     /// returns the largest relative difference of the logits, the loss, every parameter's
     /// gradient and (with batch norm) the updated running statistics.
     fn compare_with_burn(config: UNetConfig, images: usize, height: usize, width: usize) -> f32 {
+        compare_with_burn_on(config, images, height, width, 0.0)
+    }
+
+    /// [`compare_with_burn`] with the random batch `x` moved to `x + shift x²`.
+    fn compare_with_burn_on(config: UNetConfig, images: usize, height: usize, width: usize, shift: f32) -> f32 {
         // The same network and batch at every run: a seeded draw, one test at a time (the
         // seed is the device's, shared by the tests running at once).
         static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -206,6 +211,7 @@ mod tests {
         assert!(gemm_net.runs_on_gemm_layers(&device));
         let shape = [images, config.in_channels, height, width];
         let x = Tensor::<4>::random(shape, Distribution::Uniform(0.0, 1.0), &device);
+        let x = x.clone() + x.powf_scalar(2.0) * shift;
         let masks: Vec<Raster<u8>> = (0..images)
             .map(|k| Raster::from_fn(width, height, |x, y| (((x / 3 + y / 2 + k) * 7 + x * y) % config.classes) as u8))
             .collect();
@@ -244,16 +250,20 @@ mod tests {
     #[test]
     fn gradients_and_running_statistics_match_burn_with_batch_norm() {
         let config = UNetConfig { batch_norm: true, ..UNetConfig::compact().with_base_channels(4) };
-        let worst = compare_with_burn(config, 3, 32, 48);
-        // About 3e-6 for most networks, but the difference depends on the network drawn,
-        // not on the thread count: of seeds 0-11 alone, seed 9 gives 4.4e-3 on one thread
-        // and on two alike (every layer, growing towards the input; burn against burn: 0),
-        // the others 1.5e-6 to 5.9e-6. The seeded generator is the device's, shared with
-        // tests running at once, so a run may draw another network (3.5e-2 was seen).
-        // Until that spread is explained (ReLU kinks coupled channel-wide by the norm is
-        // the guess), `train` keeps burn's layers for batch norm
-        // (train::step::uses_gemm_layers). A wrong formula gives differences of order 1.
-        assert!(worst < 5e-2, "{worst}");
+        // Batch norm centres every pre-activation on 0, the ReLU's kink, so a batch now and
+        // then puts one within rounding of it and the two paths take different (equally
+        // valid) sides: the logits and the loss still agree to ~1e-6, the gradients of
+        // that draw differ by up to ~1e-2, and moving the input by 1e-4 x² brings them back
+        // to ~3e-6. Of seeds 0-11 with three such shifts each, 2 of the 36 draws hit a kink
+        // (4.4e-3 and 1.3e-2), the other 34 gave 1.3e-6 to 7.0e-6. So: the closest of three
+        // shifted batches must agree as closely as without batch norm, and none may be off
+        // by more than a kink gives (a wrong formula gives differences of order 1). The seed
+        // is the device's, shared with tests running at once, so a run may draw another
+        // network; three kinks at once are the unlikely way this fails.
+        let worst: Vec<f32> =
+            [0.0, 1e-4, 1e-3].into_iter().map(|shift| compare_with_burn_on(config.clone(), 3, 32, 48, shift)).collect();
+        assert!(worst.iter().copied().fold(f32::INFINITY, f32::min) < 1e-4, "{worst:?}");
+        assert!(worst.iter().all(|&w| w < 5e-2), "{worst:?}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! validation, history and plots, checkpoints, best-model export, resume and a
 //! wall-clock limit.
 //!
-//! On the CPU, same-padded networks without batch norm train through unetseg's gemm
+//! On the CPU, same-padded networks train through unetseg's gemm
 //! layers ([`UNet::forward_gemm`]: the same gradients, several times faster); the
 //! environment variable `UNETSEG_TRAIN_LAYERS=burn` forces burn's own layers, which
 //! every other network and device uses.

@@ -9,16 +9,10 @@ use super::loss::{self, Targets};
 use crate::model::UNet;
 
 /// Whether `net` trains on `device` through unetseg's gemm layers: when they run it
-/// ([`UNet::runs_on_gemm_layers`]) and it has no batch norm, unless the environment
-/// variable `UNETSEG_TRAIN_LAYERS` is `burn`. Batch-norm networks keep burn's layers
-/// for now: their gradients through the gemm layers differ from burn's by about 3e-6
-/// (relative) for most networks but by 4e-3 to 3e-2 for some draws, on one thread and
-/// on two alike, a spread not yet explained (see the batch-norm test in
-/// `model::gemm_forward`).
+/// ([`UNet::runs_on_gemm_layers`]: same padding, on the CPU), with or without batch
+/// norm, unless the environment variable `UNETSEG_TRAIN_LAYERS` is `burn`.
 pub fn uses_gemm_layers(net: &UNet, device: &Device) -> bool {
-    net.runs_on_gemm_layers(device)
-        && !net.config().batch_norm
-        && std::env::var("UNETSEG_TRAIN_LAYERS").map_or(true, |v| v != "burn")
+    net.runs_on_gemm_layers(device) && std::env::var("UNETSEG_TRAIN_LAYERS").map_or(true, |v| v != "burn")
 }
 
 /// What one step computed on its batch, before the update.
