@@ -9,7 +9,8 @@
 //! - [`gemm_ops`]: those kernels as burn operations on the Flex backend, their backward
 //!   passes registered with burn's autodiff;
 //! - [`gemm_forward`]: [`UNet::forward_gemm`], the network's forward through them;
-//! - `matmul`: the one shape of `gemm` call that both engines make;
+//! - `matmul`: the one shape of matrix product that both engines make (`gemm` natively,
+//!   `packed_matmul` in wasm: 4-lane SIMD, fused multiply-add where relaxed SIMD is on);
 //! - [`unet`]: the burn network [`UNet`] (runs on any burn device: Flex CPU, wgpu, WebGPU);
 //! - [`weights`]: one safetensors file holding the config and the tensors, and the
 //!   shipped default weights.
@@ -21,6 +22,9 @@ pub mod gemm_forward;
 pub mod gemm_kernels;
 pub mod gemm_ops;
 mod matmul;
+// The wasm build's matrix product (natively only its tests run).
+#[cfg(any(target_family = "wasm", test))]
+mod packed_matmul;
 pub mod unet;
 pub mod weights;
 

@@ -92,7 +92,8 @@ function describeBackend(b) {
     const software = b.fallbackAdapter ? ' — a software (fallback) adapter: correct, but slower than a GPU or the CPU path' : '';
     return `WebGPU on ${b.adapter || 'an unnamed adapter'}${software}`;
   }
-  return `CPU (WebAssembly, one thread)${b.reason ? ` — ${b.reason}` : ''}`;
+  const simd = b.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD128, no relaxed SIMD in this browser';
+  return `CPU (WebAssembly, one thread, ${simd})${b.reason ? ` — ${b.reason}` : ''}`;
 }
 
 function shortBackend(b) {

@@ -11,7 +11,32 @@
 // tile), `tuning` (pause, resume or stop the fine-tuning after its current step),
 // `analyse` (moving a slider does not wait for the batch) and `forget`.
 
-import init, { Segmenter, Annotations, decodeImage, benchPostprocess } from './pkg/unetseg.js';
+// Two builds of the wasm: pkg/ with relaxed SIMD (fused multiply-add in the CPU
+// engine's matrix products) and pkg/simd128/ without, for browsers whose
+// WebAssembly has no relaxed SIMD (a module using it would not even compile there).
+// `init` loads the one this browser runs.
+let Segmenter, Annotations, decodeImage, benchPostprocess;
+
+/**
+ * Whether this browser's WebAssembly validates relaxed SIMD: a module of one
+ * function returning `f32x4.relaxed_madd` of three zero vectors.
+ */
+function hasRelaxedSimd() {
+  const zeros = [0xfd, 0x0c, ...new Array(16).fill(0)]; // v128.const 0
+  return WebAssembly.validate(new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: [] -> [v128]
+    0x03, 0x02, 0x01, 0x00, // one function of type 0
+    0x0a, 0x3d, 0x01, 0x3b, 0x00, ...zeros, ...zeros, ...zeros, 0xfd, 0x85, 0x02, 0x0b, // its body
+  ]));
+}
+
+/** Loads the wasm build this browser runs; its exports become this module's bindings. */
+async function loadWasm() {
+  const wasm = await import(hasRelaxedSimd() ? './pkg/unetseg.js' : './pkg/simd128/unetseg.js');
+  await wasm.default();
+  ({ Segmenter, Annotations, decodeImage, benchPostprocess } = wasm);
+}
 
 let segmenter = null;
 const kept = new Map();
@@ -64,7 +89,7 @@ const handlers = {
   // `choice`: 'auto' (WebGPU on a hardware adapter, else the CPU), 'webgpu'
   // (WebGPU even on a software adapter, else the CPU) or 'cpu'.
   async init({ choice, cpuReason }) {
-    await init();
+    await loadWasm();
     const probe = choice === 'cpu' ? { available: false, reason: cpuReason } : await probeAdapter();
     if (probe.available && probe.fallback && choice === 'auto') {
       probe.available = false;

@@ -1,6 +1,7 @@
 //! One single-threaded matrix product of `f32` matrices that live in raw buffers with
-//! any strides: the one shape of every `gemm` call of the CPU inference engine
-//! ([`super::cpu_unet`]) and of the training kernels ([`super::gemm_kernels`]).
+//! any strides: the one shape of every product of the CPU inference engine
+//! ([`super::cpu_unet`]) and of the training kernels ([`super::gemm_kernels`]). Natively
+//! it is the `gemm` crate's (AVX2/FMA, NEON); in wasm, [`super::packed_matmul`]'s.
 
 /// A matrix inside a buffer: its first element and the distances, in elements, from
 /// one row to the next and from one column to the next (a transposed view swaps them).
@@ -29,7 +30,7 @@ impl Strided {
 
 /// `dst = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`, for an `m x k` `lhs`
 /// and a `k x n` `rhs`; `dst` is `m x n` with rows `dst_row` elements apart and
-/// contiguous columns. Runs on the calling thread.
+/// contiguous columns. Runs on the calling thread. With `k == 0` the product is zero.
 ///
 /// # Safety
 /// Every element of the three matrices must lie inside its buffer, `dst` must overlap
@@ -42,6 +43,12 @@ pub(super) unsafe fn matmul(
     lhs: Strided,
     rhs: Strided,
 ) {
+    #[cfg(target_family = "wasm")]
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        super::packed_matmul::matmul::<super::packed_matmul::Simd128>((m, n, k), dst, dst_row, accumulate, lhs, rhs)
+    }
+    #[cfg(not(target_family = "wasm"))]
     // SAFETY: forwarded to the caller; gemm reads dst only when `accumulate`.
     unsafe {
         gemm::gemm(

@@ -147,6 +147,8 @@ struct BackendView<'a> {
     adapter: &'a str,
     /// Whether the WebGPU adapter is a software one.
     fallback_adapter: bool,
+    /// The wasm build's SIMD: `"relaxed"` (fused multiply-add) or `"simd128"`.
+    simd: &'static str,
 }
 
 /// The backend, and the network once weights are loaded.
@@ -165,12 +167,13 @@ impl Segmenter {
         Ok(Segmenter { backend, network: RefCell::new(None) })
     }
 
-    /// `{ kind: "webgpu" | "cpu", adapter, fallbackAdapter }`.
+    /// `{ kind: "webgpu" | "cpu", adapter, fallbackAdapter, simd: "relaxed" | "simd128" }`.
     pub fn backend(&self) -> Result<JsValue, JsError> {
         to_js(&BackendView {
             kind: self.backend.kind.name(),
             adapter: &self.backend.adapter,
             fallback_adapter: self.backend.fallback_adapter,
+            simd: if cfg!(target_feature = "relaxed-simd") { "relaxed" } else { "simd128" },
         })
     }
 

@@ -11,7 +11,9 @@
 // - page, CPU: the page's ?bench=cpu mode in headless Chromium: N segmentations
 //   (network only, the same CPU engine in wasm, one thread) in a fresh
 //   worker; the first is "cold", the median of the
-//   rest "warm"; then the post-processing alone in wasm (mean of 10).
+//   rest "warm"; then the post-processing alone in wasm (mean of 10). Twice:
+//   with the pkg/ build (relaxed SIMD) and with the pkg/simd128/ build that a
+//   browser without relaxed SIMD gets (the page made to see none).
 // - page, WebGPU (--webgpu): the same on Chromium's WebGPU. Without a GPU this
 //   is SwiftShader, a software rasteriser: its time is no GPU speed.
 //
@@ -26,7 +28,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
-import { startServer, launchBrowser, binary, repoRoot } from './helpers.mjs';
+import { startServer, launchBrowser, binary, repoRoot, withoutRelaxedSimd } from './helpers.mjs';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
@@ -55,11 +57,13 @@ function nativeTimes() {
   }
 }
 
-async function pageBench(backend) {
+async function pageBench(backend, prepare = null) {
   const server = await startServer();
   const browser = await launchBrowser({ webgpu: backend === 'webgpu' });
   try {
-    const page = await browser.newPage();
+    const context = await browser.newContext();
+    await prepare?.(context);
+    const page = await context.newPage();
     await page.goto(`${server.url}?bench=${backend}&runs=${runs}&finetune=${fineTuneSteps}`);
     await page.waitForFunction(() => document.getElementById('bench').dataset.state, null, { timeout: 0, polling: 1000 });
     const report = JSON.parse(await page.getByTestId('bench-output').textContent());
@@ -75,15 +79,16 @@ const native = nativeTimes();
 const rows = [];
 const fineTuneRows = [];
 rows.push(`| native CLI (\`unetseg segment\`, CPU engine, ${cpus().length} cores) | — | ${Math.round(native[0])} | ${Math.round(median(native.slice(1).length ? native.slice(1) : native))} | (included) |`);
-for (const backend of withWebgpu ? ['cpu', 'webgpu'] : ['cpu']) {
-  const r = await pageBench(backend);
+const setups = [['cpu', null], ['cpu', withoutRelaxedSimd], ...(withWebgpu ? [['webgpu', null]] : [])];
+for (const [backend, prepare] of setups) {
+  const r = await pageBench(backend, prepare);
   if (r.skipped) {
     rows.push(`| page, ${backend} | skipped: ${r.skipped} | | | |`);
     continue;
   }
   const what = r.backend === 'webgpu'
     ? `page, WebGPU on ${r.adapter}${r.softwareAdapter ? ' (software adapter, not GPU speed)' : ''}`
-    : 'page, CPU engine (wasm, 1 thread, SIMD128)';
+    : `page, CPU engine (wasm, 1 thread, ${r.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD128'})`;
   rows.push(`| ${what} | Chromium ${r.browser} | ${r.coldMs} | ${r.warmMs ?? '—'} | ${r.postprocessMs} |`);
   if (r.fineTune) {
     const f = r.fineTune;

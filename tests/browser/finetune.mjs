@@ -195,7 +195,7 @@ export function fineTuneTests({ browser, url, webgpu }) {
         null, { timeout: 120_000 });
       const going = (await tuningStatus(page)).text;
       assert.match(going, /simulated crash/);
-      assert.match(going, new RegExp(`goes on with CPU \\(WebAssembly, one thread\\).* from step ${snapshot}, with Adam's moments afresh`));
+      assert.match(going, new RegExp(`goes on with CPU \\(WebAssembly, one thread, relaxed SIMD\\).* from step ${snapshot}, with Adam's moments afresh`));
       await waitTuning(page, (d) => d.state === 'stopped');
       const done = await tuningStatus(page);
       assert.equal(Number(done.step), steps, done.text);

@@ -83,10 +83,12 @@ export async function benchReport(browser, url, query) {
 
 /**
  * Opens the page and waits until the engine and weights are ready. Records
- * every request (`requests`) and console/page errors (`errors`).
+ * every request (`requests`) and console/page errors (`errors`). `prepare`, when
+ * given, is awaited with the new context before the page loads (to route requests).
  */
-export async function openPage(browser, url) {
+export async function openPage(browser, url, prepare = null) {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
+  await prepare?.(context);
   const page = await context.newPage();
   const requests = [];
   const errors = [];
@@ -461,4 +463,27 @@ export function checkFineTuneReport(report, backend, steps) {
   if (losses.length !== steps || !losses.every((l) => Number.isFinite(l) && l > 0)) throw new Error(`losses ${losses}`);
   // The default network's 1.9 M parameters as f32, with its config.
   if (!(weightsBytes > 7_000_000)) throw new Error(`exported weights of ${weightsBytes} bytes`);
+}
+
+/**
+ * Routes `context`'s requests for www/worker.js to a version whose WebAssembly
+ * validates no module that uses relaxed SIMD (one holding the opcode of
+ * `f32x4.relaxed_madd`, 0xfd 0x85 0x02), as in a browser without it.
+ */
+export async function withoutRelaxedSimd(context) {
+  const shim = `{
+    const validate = WebAssembly.validate;
+    WebAssembly.validate = (bytes) => {
+      const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+      for (let i = 0; i + 2 < b.length; i++) if (b[i] === 0xfd && b[i + 1] === 0x85 && b[i + 2] === 0x02) return false;
+      return validate(bytes);
+    };
+  }
+`;
+  // The server's own response with the shim in front (its headers kept: the page is
+  // cross-origin isolated, so the worker's script must carry the same policies).
+  await context.route('**/worker.js', async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: shim + (await response.text()) });
+  });
 }
