@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import {
   startServer, launchBrowser, openPage, dropFiles, download, nativeMask, decodePng, readZip, parseCsv, parseTsv,
   agreement, constantPng, cropPath, tiffPath, repoRoot, benchReport, checkFineTuneReport, withoutRelaxedSimd,
+  withoutIsolation,
 } from './helpers.mjs';
 import { dailyToolTests } from './features.mjs';
 import { annotationTests } from './annotation.mjs';
@@ -40,16 +41,17 @@ test('without WebGPU the CPU fallback runs and says why', async () => {
   const backend = await session.page.getByTestId('backend').textContent();
   assert.match(backend, /^CPU \(WebAssembly, one thread, relaxed SIMD\)/);
   assert.match(backend, /no adapter/);
-  const wasm = session.requests.filter((u) => u.endsWith('.wasm')).map((u) => new URL(u).pathname);
+  const wasm = [...new Set(session.requests.filter((u) => u.endsWith('.wasm')).map((u) => new URL(u).pathname))];
   assert.deepEqual(wasm, ['/pkg/unetseg_bg.wasm'], 'Chromium runs relaxed SIMD: the pkg/ build is loaded');
 });
 
 test('a browser without relaxed SIMD gets the SIMD128 build, which gives the native mask too', async (t) => {
   const plain = await openPage(browser, server.url, withoutRelaxedSimd);
   try {
+    assert.equal(await plain.page.evaluate(() => crossOriginIsolated), true, 'unetseg serve isolates the page');
     const backend = await plain.page.getByTestId('backend').textContent();
     assert.match(backend, /^CPU \(WebAssembly, one thread, SIMD128, no relaxed SIMD in this browser\)/);
-    const wasm = plain.requests.filter((u) => u.endsWith('.wasm')).map((u) => new URL(u).pathname);
+    const wasm = [...new Set(plain.requests.filter((u) => u.endsWith('.wasm')).map((u) => new URL(u).pathname))];
     assert.deepEqual(wasm, ['/pkg/simd128/unetseg_bg.wasm']);
     const card = (await dropFiles(plain.page, [cropPath], 1)).last();
     assert.equal(await card.getAttribute('data-state'), 'done', await card.textContent());
@@ -60,6 +62,23 @@ test('a browser without relaxed SIMD gets the SIMD128 build, which gives the nat
     assert.deepEqual(plain.errors, []);
   } finally {
     await plain.context.close();
+  }
+});
+
+test('served without cross-origin isolation (as GitHub Pages serves it) the page works alike', async (t) => {
+  const open = await openPage(browser, server.url, withoutIsolation);
+  try {
+    assert.equal(await open.page.evaluate(() => crossOriginIsolated), false);
+    assert.match(await open.page.getByTestId('backend').textContent(), /^CPU \(WebAssembly, one thread, relaxed SIMD\)/);
+    const card = (await dropFiles(open.page, [cropPath], 1)).last();
+    assert.equal(await card.getAttribute('data-state'), 'done', await card.textContent());
+    const web = decodePng((await download(open.page, card.getByTestId('download-mask'))).bytes);
+    const same = agreement(web, decodePng(nativeMask(cropPath)));
+    t.diagnostic(`${(100 * same).toFixed(3)} % of pixels agree with the native CLI`);
+    assert.ok(same >= 0.995, `only ${(100 * same).toFixed(2)} % of pixels agree`);
+    assert.deepEqual(open.errors, []);
+  } finally {
+    await open.context.close();
   }
 });
 

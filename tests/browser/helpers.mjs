@@ -487,3 +487,17 @@ export async function withoutRelaxedSimd(context) {
     await route.fulfill({ response, body: shim + (await response.text()) });
   });
 }
+
+/**
+ * Routes every request of `context` through the server but drops the response's
+ * cross-origin isolation headers (COOP, COEP), as GitHub Pages serves the page.
+ */
+export async function withoutIsolation(context) {
+  await context.route('**/*', async (route) => {
+    const response = await route.fetch();
+    const headers = { ...response.headers() };
+    delete headers['cross-origin-opener-policy'];
+    delete headers['cross-origin-embedder-policy'];
+    await route.fulfill({ response, headers });
+  });
+}
