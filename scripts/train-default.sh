@@ -3,7 +3,8 @@
 # the compact U-Net on the ISBI 2012 slices shipped in data/isbi2012/train (00-23;
 # 24-26 held out) for 292 epochs, resumes for 100 more while keeping the stochastic
 # weight average, then blends the best epoch with that average half and half.
-# About 63 minutes on 2 CPU cores.
+# It took 63 minutes on 2 CPU cores on burn's layers; on the gemm layers, which batch-norm
+# networks use since, an epoch takes half as long (BENCHMARKS.md).
 #
 #   scripts/train-default.sh [--smoke] [RUN_DIR] [SEED]     (defaults: runs/default, 42)
 #
