@@ -268,7 +268,7 @@ async function runQueue() {
     while (queue.length && !running) {
       await weightsLoading;
       const job = queue.shift();
-      if (job.cards.every((c) => c.state === 'cancelled')) continue;
+      if (!job.cards.some((c) => c.state === 'queued')) continue; // all cancelled, or kept as they were
       running = job;
       status.set(`Segmenting ${job.file.name}…`);
       try {
@@ -300,12 +300,14 @@ async function segmentJob(job, retried = false) {
     return;
   }
   if (job.cards[0].state === 'cancelled' && job.cards.length === 1) return;
-  if (job.cards[0].state !== 'cancelled') job.cards[0].setState('running', 'decoding…');
+  if (job.cards[0].state === 'queued' || job.cards[0].state === 'running') job.cards[0].setState('running', 'decoding…');
   const backend = engine.backend;
   const weights = weightsInfo;
   const params = job.cards[0].settings;
+  // Pages of a file segmented again whose new pass was cancelled before it started keep their results.
+  const skip = job.cards.flatMap((c, page) => (c.state === 'queued' || c.state === 'running' ? [] : [page]));
   try {
-    await engine.segment(key, bytes, file.name, params, (m) => {
+    await engine.segment(key, bytes, file.name, params, skip, (m) => {
       if (m.type === 'pages') {
         job.sizes = m.sizes;
         if (m.sizes.length > 1 && job.cards.length === 1) {
@@ -327,7 +329,7 @@ async function segmentJob(job, retried = false) {
         updateBatch();
       } else if (m.type === 'page-start') {
         const card = cardFor(m.page);
-        if (card.disposed || card.state === 'cancelled') return;
+        if (card.disposed || !(card.state === 'queued' || card.state === 'running')) return;
         card.setState('running', 'starting the network…');
         card.setInput(m.input, ...job.sizes[m.page]);
       } else if (m.type === 'progress') {
@@ -344,11 +346,11 @@ async function segmentJob(job, retried = false) {
         card.setDone({ ...page, backend: shortBackend(backend), generation: engine.generation }, m.analysis, params);
       } else if (m.type === 'page-error') {
         const card = cardFor(m.page);
-        if (!card.disposed) card.setState('error', m.message);
+        if (!card.disposed) stopCard(card, 'error', m.message);
       } else if (m.type === 'page-cancelled') {
         const card = cardFor(m.page);
-        if (card.disposed) return;
-        card.setState('cancelled', m.total ? `Cancelled after tile ${m.done} of ${m.total}.` : 'Cancelled before it started.');
+        if (card.disposed || !(card.state === 'queued' || card.state === 'running')) return;
+        stopCard(card, 'cancelled', m.total ? `Cancelled after tile ${m.done} of ${m.total}.` : 'Cancelled before it started.');
       }
     });
   } catch (e) {
@@ -360,10 +362,24 @@ async function segmentJob(job, retried = false) {
     const message = e instanceof EngineRestarted
       ? `${file.name}: the engine crashed on this image (${e.message}); it may be too large for this browser. Other images go on.`
       : e.message;
-    for (const card of job.cards) if (card.state === 'queued' || card.state === 'running') card.setState('error', message);
+    for (const card of job.cards) if (card.state === 'queued' || card.state === 'running') stopCard(card, 'error', message);
   }
   // Pages the worker never reached (it stopped on an error) are not left waiting.
-  for (const card of job.cards) if (card.state === 'queued' || card.state === 'running') card.setState('cancelled', 'Cancelled before it started.');
+  for (const card of job.cards) if (card.state === 'queued' || card.state === 'running') stopCard(card, 'cancelled', 'Cancelled before it started.');
+}
+
+/**
+ * Ends a page that will not get a new result (`state` 'cancelled' or 'error', with
+ * `message`). A page that was being segmented again with new weights keeps the result
+ * it had instead, and says so.
+ */
+function stopCard(card, state, message) {
+  if (!card.previous) {
+    card.setState(state, message);
+    return;
+  }
+  const what = state === 'error' ? `failed (${message})` : 'was cancelled';
+  card.keepPrevious(`Segmenting again ${what}: this is still the result of the previous weights.`);
 }
 
 /** The cancel button of a card: a page that has not started is dropped, a running one stops after its current tile. */
@@ -377,7 +393,7 @@ function cancelCard(card) {
       return;
     }
   }
-  if (card.state === 'queued' || card.state === 'running') card.setState('cancelled', 'Cancelled before it started.');
+  if (card.state === 'queued' || card.state === 'running') stopCard(card, 'cancelled', 'Cancelled before it started.');
   updateBatch();
 }
 
@@ -648,16 +664,17 @@ function resegmentAll(why) {
   return ` ${plural(again.length, 'image')} ${again.length === 1 ? 'is' : 'are'} being segmented again (Compare shows before and after).`;
 }
 
-/** Puts a segmented file back in the queue, its results kept as "before" until the new ones come. */
+/**
+ * Puts a segmented file back in the queue, its results kept as "before" until the new
+ * ones come (the worker keeps the old probability until a new one replaces it, so a
+ * cancelled pass leaves each page as it was).
+ */
 function requeue(job, why) {
-  const keys = [];
   for (const card of job.cards) {
     if (card.state !== 'done') continue;
-    if (card.key) keys.push(card.key);
     card.keepBefore();
     card.setState('queued', `Waiting to be segmented again after ${why}.`);
   }
-  engine.forget(keys).catch(() => {});
   if (!queue.includes(job)) queue.push(job);
 }
 

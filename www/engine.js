@@ -79,12 +79,14 @@ export class Engine {
   /**
    * Segments every page of one file. `events` receives the worker's
    * `pages`, `page-start`, `progress`, `page-done`, `page-error` and
-   * `page-cancelled` messages.
-   * The results stay in the current worker (`generation`) for `analyse`.
+   * `page-cancelled` messages. The pages listed in `skip` are not segmented (each
+   * reports `page-cancelled`).
+   * The results stay in the current worker (`generation`) for `analyse`; a page's new
+   * result replaces the one kept under the same key.
    */
-  async segment(key, bytes, name, params, events) {
+  async segment(key, bytes, name, params, skip, events) {
     await this.ready();
-    return this.#call('segment', { key, bytes, name, params }, events);
+    return this.#call('segment', { key, bytes, name, params, skip }, events);
   }
 
   /**

@@ -105,6 +105,8 @@ export class ResultCard {
     this.files = {}; // the CLI's files by suffix (prob.png, cut.png, mask.png, labels.png, cells.csv) -> bytes
     this.steps = [];
     this.view = 'overlay';
+    /** While segmented again: the views and "before" cells to go back to (keepPrevious), else null. */
+    this.previous = null;
     this.viewState = null; // the viewers' shared transform; null = fitted
     this.overlayLayer = 'labels';
     this.overlayOpacity = 0.5;
@@ -171,6 +173,7 @@ export class ResultCard {
 
   /** Everything for a finished page, analysed with the settings `params`. */
   setDone({ probability, networkMs, backend, generation, key, weights }, analysis, params) {
+    this.previous = null;
     this.key = key;
     this.generation = generation;
     this.networkMs = networkMs;
@@ -245,9 +248,29 @@ export class ResultCard {
    */
   keepBefore() {
     if (this.state !== 'done') return;
+    this.previous = { view: this.view, compare: [...this.compare], before: this.images.before?.bytes ?? null };
     this.#setImage('before', this.images.labels.bytes);
     this.compare = ['before', 'labels'];
     this.view = 'compare';
+  }
+
+  /**
+   * Segmenting this page again was cancelled or failed: it stays the result it shows,
+   * made with the previous weights (whose probability the worker still keeps), with
+   * `message` under its title, and its views as they were.
+   */
+  keepPrevious(message) {
+    if (this.previous) {
+      const { view, compare, before } = this.previous;
+      if (before) this.#setImage('before', before);
+      else if (this.images.before) {
+        URL.revokeObjectURL(this.images.before.url);
+        delete this.images.before;
+      }
+      [this.view, this.compare, this.previous] = [view, compare, null];
+    }
+    this.setState('done', message);
+    this.#render();
   }
 
   /** Labelled pixels of this result's annotation (0 without one). */

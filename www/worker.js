@@ -119,7 +119,8 @@ const handlers = {
     return { model, ms: performance.now() - started };
   },
 
-  async segment({ rid, key, bytes, name, params }) {
+  async segment({ rid, key, bytes, name, params, skip = [] }) {
+    for (const page of skip) cancelled.add(`${key}/${page}`);
     try {
       const pages = decodeImage(new Uint8Array(bytes), name);
       post({ rid, type: 'pages', sizes: pages.map((p) => [p.width, p.height, p.bitDepth, p.pixelSize ?? null]) });
@@ -146,6 +147,7 @@ const handlers = {
             continue;
           }
           const networkMs = performance.now() - started;
+          kept.get(`${key}/${i}`)?.free(); // the result of the previous weights, segmented again
           kept.set(`${key}/${i}`, result);
           post({
             rid, type: 'page-done', page: i, networkMs, probability: result.probability(), analysis: analyse(result, params),

@@ -222,5 +222,47 @@ export function fineTuneTests({ browser, url, webgpu }) {
       assert.ok(Number(done.step) <= 1, `stopped after ${done.step} steps: ${done.text}`);
       assert.match(done.text, /Fine-tuning stopped after [01] steps/);
     });
+
+    test('13: a page whose new pass is cancelled after fine-tuning keeps its result of the previous weights, sliders included', async () => {
+      const { page } = session;
+      await page.getByTestId('clear-results').click();
+      await dropFiles(page, [image, emPng('kept.png', S, S, 40, 9)], 2);
+      const [first, kept] = [page.locator('[data-testid=result]').nth(0), page.locator('[data-testid=result]').nth(1)];
+      await page.waitForFunction((el) => el.dataset.annotation === 'saved', await first.elementHandle(), { timeout: 30_000 });
+      const before = {
+        weights: await kept.locator('.fact-weights').textContent(),
+        mask: (await download(page, kept.getByTestId('download-mask'))).bytes,
+      };
+      // When the run ends, both pages are queued again and the first one starts; the
+      // second is cancelled in that same moment, before the worker could reach it.
+      await page.evaluate(() => {
+        const status = document.querySelector('[data-testid=finetune-status]');
+        let ran = false;
+        new MutationObserver((_, observer) => {
+          ran ||= status.dataset.state === 'running';
+          if (!ran || status.dataset.state !== 'stopped') return;
+          observer.disconnect();
+          document.querySelectorAll('[data-testid=result]')[1].querySelector('[data-testid=cancel]').click();
+        }).observe(status, { attributes: true, childList: true, subtree: true });
+      });
+      await setSettings(page, { minutes: 30, steps: 2, lr: '0.001', batch: 1, crop: S });
+      await page.getByTestId('finetune-start').click();
+      await waitTuning(page, (d) => d.state === 'stopped');
+      await page.waitForFunction((el) => el.dataset.state === 'done', await first.elementHandle(), { timeout: 120_000 });
+      assert.equal(await first.locator('.fact-weights').textContent(), 'fine-tuned.safetensors');
+
+      assert.equal(await kept.getAttribute('data-state'), 'done');
+      assert.match(await kept.locator('.result-message').textContent(), /^Segmenting again was cancelled: this is still the result of the previous weights\.$/);
+      assert.equal(await kept.locator('.fact-weights').textContent(), before.weights);
+      assert.deepEqual((await download(page, kept.getByTestId('download-mask'))).bytes, before.mask);
+      // Its probability is still in the worker: the threshold slider re-runs the post-processing.
+      await kept.locator('.threshold').fill('0.3');
+      await page.waitForFunction((el) => el.dataset.params === '0.3/0.2' && el.dataset.busy === 'false', await kept.elementHandle(), { timeout: 60_000 });
+      assert.doesNotMatch(await kept.locator('.result-message').textContent(), /could not|failed/);
+      // Clear logs a failed load of a revoked blob: URL (an image of a removed card) now
+      // and then; harmless, and not this test's matter.
+      const errors = session.errors.filter((e) => e !== 'Failed to load resource: net::ERR_FILE_NOT_FOUND');
+      assert.deepEqual(errors, [], 'no page errors');
+    });
   });
 }
