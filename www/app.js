@@ -300,12 +300,12 @@ async function segmentJob(job, retried = false) {
     return;
   }
   if (job.cards[0].state === 'cancelled' && job.cards.length === 1) return;
-  if (job.cards[0].state === 'queued' || job.cards[0].state === 'running') job.cards[0].setState('running', 'decoding…');
+  if (job.cards[0].pending) job.cards[0].setState('running', 'decoding…');
   const backend = engine.backend;
   const weights = weightsInfo;
   const params = job.cards[0].settings;
   // Pages of a file segmented again whose new pass was cancelled before it started keep their results.
-  const skip = job.cards.flatMap((c, page) => (c.state === 'queued' || c.state === 'running' ? [] : [page]));
+  const skip = job.cards.flatMap((c, page) => (c.pending ? [] : [page]));
   try {
     await engine.segment(key, bytes, file.name, params, skip, (m) => {
       if (m.type === 'pages') {
@@ -329,7 +329,7 @@ async function segmentJob(job, retried = false) {
         updateBatch();
       } else if (m.type === 'page-start') {
         const card = cardFor(m.page);
-        if (card.disposed || !(card.state === 'queued' || card.state === 'running')) return;
+        if (card.disposed || !card.pending) return;
         card.setState('running', 'starting the network…');
         card.setInput(m.input, ...job.sizes[m.page]);
       } else if (m.type === 'progress') {
@@ -349,23 +349,23 @@ async function segmentJob(job, retried = false) {
         if (!card.disposed) stopCard(card, 'error', m.message);
       } else if (m.type === 'page-cancelled') {
         const card = cardFor(m.page);
-        if (card.disposed || !(card.state === 'queued' || card.state === 'running')) return;
+        if (card.disposed || !card.pending) return;
         stopCard(card, 'cancelled', m.total ? `Cancelled after tile ${m.done} of ${m.total}.` : 'Cancelled before it started.');
       }
     });
   } catch (e) {
     if (e instanceof EngineRestarted && e.wasGpu && !retried) {
-      for (const card of job.cards) if (card.state === 'running' || card.state === 'queued') card.setState('running', 'WebGPU failed; retrying on the CPU…');
+      for (const card of job.cards) if (card.pending) card.setState('running', 'WebGPU failed; retrying on the CPU…');
       await engine.ready();
       return segmentJob(job, true);
     }
     const message = e instanceof EngineRestarted
       ? `${file.name}: the engine crashed on this image (${e.message}); it may be too large for this browser. Other images go on.`
       : e.message;
-    for (const card of job.cards) if (card.state === 'queued' || card.state === 'running') stopCard(card, 'error', message);
+    for (const card of job.cards) if (card.pending) stopCard(card, 'error', message);
   }
   // Pages the worker never reached (it stopped on an error) are not left waiting.
-  for (const card of job.cards) if (card.state === 'queued' || card.state === 'running') stopCard(card, 'cancelled', 'Cancelled before it started.');
+  for (const card of job.cards) if (card.pending) stopCard(card, 'cancelled', 'Cancelled before it started.');
 }
 
 /**
@@ -386,14 +386,14 @@ function stopCard(card, state, message) {
 function cancelCard(card) {
   const job = card.job;
   const page = job.cards.indexOf(card);
-  if (running === job && (card.state === 'running' || card.state === 'queued')) {
+  if (running === job && card.pending) {
     engine.cancel(job.key, page);
     if (card.state === 'running') {
       card.setCancelling();
       return;
     }
   }
-  if (card.state === 'queued' || card.state === 'running') stopCard(card, 'cancelled', 'Cancelled before it started.');
+  if (card.pending) stopCard(card, 'cancelled', 'Cancelled before it started.');
   updateBatch();
 }
 
@@ -401,7 +401,7 @@ function cancelCard(card) {
 function cancelAll() {
   let count = 0;
   for (const card of allCards()) {
-    if (card.state === 'queued' || card.state === 'running') {
+    if (card.pending) {
       cancelCard(card);
       count++;
     }
@@ -461,13 +461,13 @@ function updateBatch() {
   const count = (state) => inBatch.filter((c) => c.state === state).length;
   const [done, failed, cancelled] = [count('done'), count('error'), count('cancelled')];
   const settled = done + failed + cancelled;
-  const working = inBatch.filter((c) => c.state === 'queued' || c.state === 'running');
+  const working = inBatch.filter((c) => c.pending);
   updateFineTune();
   const line = $('batch-progress');
   const bar = $('batch-bar');
   $('zip-button').disabled = !cards.some((c) => c.state === 'done');
   $('clear-button').disabled = cards.length === 0;
-  $('cancel-all').disabled = !cards.some((c) => c.state === 'queued' || c.state === 'running');
+  $('cancel-all').disabled = !cards.some((c) => c.pending);
   $('table-box').hidden = cards.length === 0;
   if (!batch || !inBatch.length) {
     line.textContent = '';

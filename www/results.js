@@ -133,7 +133,7 @@ export class ResultCard {
     this.$('.result-state').textContent = labels[state];
     this.$('.result-message').textContent = message ?? '';
     const cancel = this.$('[data-testid=cancel]');
-    cancel.hidden = !(state === 'queued' || state === 'running');
+    cancel.hidden = !this.pending;
     cancel.disabled = false;
     cancel.textContent = 'Cancel';
     if (state !== 'done') this.#setBusy(false);
@@ -271,6 +271,11 @@ export class ResultCard {
     }
     this.setState('done', message);
     this.#render();
+  }
+
+  /** Whether this page's result is still to come (it is queued or running). */
+  get pending() {
+    return this.state === 'queued' || this.state === 'running';
   }
 
   /** Labelled pixels of this result's annotation (0 without one). */
