@@ -37,12 +37,28 @@ after(async () => {
   await server?.stop();
 });
 
+/** The paths of the wasm modules among `requests` (URLs), each once. */
+const wasmLoaded = (requests) => [...new Set(requests.filter((u) => u.endsWith('.wasm')).map((u) => new URL(u).pathname))];
+
+/**
+ * Segments the crop on `page` and checks that its mask agrees with the native CLI's on
+ * at least 99.5 % of pixels; returns the page's mask.
+ */
+async function assertNativeMask(t, page) {
+  const card = (await dropFiles(page, [cropPath], 1)).last();
+  assert.equal(await card.getAttribute('data-state'), 'done', await card.textContent());
+  const web = decodePng((await download(page, card.getByTestId('download-mask'))).bytes);
+  const same = agreement(web, decodePng(nativeMask(cropPath)));
+  t.diagnostic(`${(100 * same).toFixed(3)} % of pixels agree with the native CLI`);
+  assert.ok(same >= 0.995, `only ${(100 * same).toFixed(2)} % of pixels agree`);
+  return web;
+}
+
 test('without WebGPU the CPU fallback runs and says why', async () => {
   const backend = await session.page.getByTestId('backend').textContent();
   assert.match(backend, /^CPU \(WebAssembly, one thread, relaxed SIMD\)/);
   assert.match(backend, /no adapter/);
-  const wasm = [...new Set(session.requests.filter((u) => u.endsWith('.wasm')).map((u) => new URL(u).pathname))];
-  assert.deepEqual(wasm, ['/pkg/unetseg_bg.wasm'], 'Chromium runs relaxed SIMD: the pkg/ build is loaded');
+  assert.deepEqual(wasmLoaded(session.requests), ['/pkg/unetseg_bg.wasm'], 'Chromium runs relaxed SIMD: the pkg/ build is loaded');
 });
 
 test('a browser without relaxed SIMD gets the SIMD128 build, which gives the native mask too', async (t) => {
@@ -51,14 +67,8 @@ test('a browser without relaxed SIMD gets the SIMD128 build, which gives the nat
     assert.equal(await plain.page.evaluate(() => crossOriginIsolated), true, 'unetseg serve isolates the page');
     const backend = await plain.page.getByTestId('backend').textContent();
     assert.match(backend, /^CPU \(WebAssembly, one thread, SIMD128, no relaxed SIMD in this browser\)/);
-    const wasm = [...new Set(plain.requests.filter((u) => u.endsWith('.wasm')).map((u) => new URL(u).pathname))];
-    assert.deepEqual(wasm, ['/pkg/simd128/unetseg_bg.wasm']);
-    const card = (await dropFiles(plain.page, [cropPath], 1)).last();
-    assert.equal(await card.getAttribute('data-state'), 'done', await card.textContent());
-    const web = decodePng((await download(plain.page, card.getByTestId('download-mask'))).bytes);
-    const same = agreement(web, decodePng(nativeMask(cropPath)));
-    t.diagnostic(`${(100 * same).toFixed(3)} % of pixels agree with the native CLI`);
-    assert.ok(same >= 0.995, `only ${(100 * same).toFixed(2)} % of pixels agree`);
+    assert.deepEqual(wasmLoaded(plain.requests), ['/pkg/simd128/unetseg_bg.wasm']);
+    await assertNativeMask(t, plain.page);
     assert.deepEqual(plain.errors, []);
   } finally {
     await plain.context.close();
@@ -70,12 +80,7 @@ test('served without cross-origin isolation (as GitHub Pages serves it) the page
   try {
     assert.equal(await open.page.evaluate(() => crossOriginIsolated), false);
     assert.match(await open.page.getByTestId('backend').textContent(), /^CPU \(WebAssembly, one thread, relaxed SIMD\)/);
-    const card = (await dropFiles(open.page, [cropPath], 1)).last();
-    assert.equal(await card.getAttribute('data-state'), 'done', await card.textContent());
-    const web = decodePng((await download(open.page, card.getByTestId('download-mask'))).bytes);
-    const same = agreement(web, decodePng(nativeMask(cropPath)));
-    t.diagnostic(`${(100 * same).toFixed(3)} % of pixels agree with the native CLI`);
-    assert.ok(same >= 0.995, `only ${(100 * same).toFixed(2)} % of pixels agree`);
+    await assertNativeMask(t, open.page);
     assert.deepEqual(open.errors, []);
   } finally {
     await open.context.close();
@@ -83,15 +88,8 @@ test('served without cross-origin isolation (as GitHub Pages serves it) the page
 });
 
 test('the CPU mask equals the native CLI mask', async (t) => {
-  const results = await dropFiles(session.page, [cropPath], 1);
-  const card = results.last();
-  assert.equal(await card.getAttribute('data-state'), 'done', await card.textContent());
-  const web = decodePng((await download(session.page, card.getByTestId('download-mask'))).bytes);
-  const native = decodePng(nativeMask(cropPath));
+  const web = await assertNativeMask(t, session.page);
   assert.equal(web.width, 128);
-  const same = agreement(web, native);
-  t.diagnostic(`${(100 * same).toFixed(3)} % of pixels agree with the native CLI`);
-  assert.ok(same >= 0.995, `only ${(100 * same).toFixed(2)} % of pixels agree`);
 });
 
 test('the sliders re-run only the post-processing', async () => {
