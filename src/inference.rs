@@ -31,12 +31,12 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
 pub use network::{Compute, Network};
-pub use runner::{MinMax, TileBatch, TileRunner};
+pub use runner::{MinMax, ProbabilityRows, TileBatch, TileRunner};
 pub use tiling::{Edges, TileOptions, TilePlan};
 
 use crate::model::{CpuUNet, UNet, UNetConfig};
 use crate::raster::SampleRows;
-use crate::{Error, GrayF32, Result};
+use crate::{Error, GrayF32, Raster, Result};
 
 /// A network that turns a batch of tile inputs into foreground probabilities, blocking.
 pub trait TilePredictor {
@@ -100,16 +100,39 @@ pub fn predict_probability<P: TilePredictor + ?Sized>(
     model: &P,
     image: &dyn SampleRows,
     options: &TileOptions,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<GrayF32> {
+    let (width, height) = image.dims();
+    let mut values = Vec::with_capacity(width * height);
+    predict_probability_rows(model, image, options, progress, |rows| {
+        values.extend_from_slice(&rows.values);
+        Ok(())
+    })?;
+    Raster::new(width, height, values)
+}
+
+/// [`predict_probability`] handing the map over as it is finished: `rows` gets
+/// every row once, top to bottom, in bands (about a row of tiles each), so that
+/// no whole `f32` map need exist; an error from `rows` stops the prediction and is
+/// returned. `progress(done, total)` is called after each batch of tiles.
+pub fn predict_probability_rows<P: TilePredictor + ?Sized>(
+    model: &P,
+    image: &dyn SampleRows,
+    options: &TileOptions,
+    mut progress: impl FnMut(usize, usize),
+    mut rows: impl FnMut(ProbabilityRows) -> Result<()>,
+) -> Result<()> {
     let mut runner = TileRunner::new(model.config(), image, options)?;
     while let Some(batch) = runner.next_batch() {
         let tiles = batch.tiles.clone();
         runner.accept(tiles, &model.predict_tiles(batch)?)?;
         progress(runner.done(), runner.total());
+        if let Some(finished) = runner.take_finished_rows() {
+            rows(finished)?;
+        }
     }
     model.finish_image();
-    runner.finish()
+    runner.check_complete()
 }
 
 /// [`predict_probability`] for backends whose read-back is asynchronous (WebGPU in
@@ -240,6 +263,35 @@ mod tests {
         let total = calls[0].1;
         assert!(total > 3, "the image needs several tiles, not {total}");
         assert_eq!(calls, [(1, total), (2, total)], "no tile after the break");
+    }
+
+    #[test]
+    fn rows_handed_over_in_bands_make_up_the_whole_map() {
+        let (network, image) = network_and_image();
+        let options = TileOptions { max_tile: 128, batch: 3, ..TileOptions::default() };
+        let whole = predict_probability(&network, &image, &options, |_, _| {}).unwrap();
+        let mut bands = Vec::new();
+        predict_probability_rows(
+            &network,
+            &image,
+            &options,
+            |_, _| {},
+            |rows| {
+                bands.push(rows);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(bands.len() > 2, "a tall image comes in several bands, not {}", bands.len());
+        let mut next_row = 0;
+        for band in &bands {
+            assert_eq!((band.first_row, band.width), (next_row, 40));
+            next_row += band.values.len() / 40;
+        }
+        assert_eq!(next_row, 600);
+        assert_eq!(bands.into_iter().flat_map(|band| band.values).collect::<Vec<_>>(), whole.data());
+        let stopped = predict_probability_rows(&network, &image, &options, |_, _| {}, |_| Err(Error::invalid("full")));
+        assert!(stopped.is_err());
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! [`TileRunner::accept`], so the same runner drives a blocking native loop and an
 //! `async` loop that awaits each read-back (WebGPU in the browser).
 //!
-//! Memory: the image itself, one batch of tile inputs, and one `f32` accumulator of
-//! the image's size. Overlapping predictions are averaged with equal weights (what
-//! the original does); since the tile grid is regular, each pixel's number of
-//! predictions is `coverage_x[x] * coverage_y[y]` and needs no image of its own.
+//! Memory: the image itself, one batch of tile inputs, and an `f32` accumulator of
+//! the rows that tiles still add to: tiles go row by row, so once a row of tiles is
+//! in, the rows above the next one's are finished and can be handed over
+//! ([`TileRunner::take_finished_rows`]) and forgotten; a caller that takes them as
+//! they come never holds more than about two rows of tiles of the image's width.
+//! Overlapping predictions are averaged with equal weights (what the original does);
+//! since the tile grid is regular, each pixel's number of predictions is
+//! `coverage_x[x] * coverage_y[y]` and needs no image of its own.
 
 use core::ops::Range;
 
@@ -30,8 +34,27 @@ pub struct TileBatch {
     pub input: Vec<f32>,
 }
 
+/// Finished rows of a probability map: every tile that predicts them is blended in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbabilityRows {
+    /// The image row of the first one.
+    pub first_row: usize,
+    /// The image's width, the length of each row.
+    pub width: usize,
+    /// The probabilities, row after row.
+    pub values: Vec<f32>,
+}
+
+impl ProbabilityRows {
+    /// The rows, each `width` values long.
+    pub fn rows(&self) -> core::slice::ChunksExact<'_, f32> {
+        self.values.chunks_exact(self.width.max(1))
+    }
+}
+
 /// Drives the tiled prediction of one image: hands out input batches, takes back the
-/// foreground probability of each, and assembles the full-size probability map.
+/// foreground probability of each, and blends them into finished rows of the
+/// probability map (or the whole map at the end).
 pub struct TileRunner<'a> {
     image: &'a dyn SampleRows,
     plan: TilePlan,
@@ -39,7 +62,12 @@ pub struct TileRunner<'a> {
     batch: usize,
     next: usize,
     done: usize,
-    sum: Vec<f32>,
+    /// Sums of the predictions of the rows from `band_start` on, row-major.
+    band: Vec<f32>,
+    /// The first row not yet handed over.
+    band_start: usize,
+    cover_x: Vec<u32>,
+    cover_y: Vec<u32>,
 }
 
 impl<'a> TileRunner<'a> {
@@ -51,6 +79,7 @@ impl<'a> TileRunner<'a> {
         }
         let (width, height) = image.dims();
         let plan = TilePlan::new(config, width, height, options)?;
+        let (cover_x, cover_y) = (plan.x.coverage(), plan.y.coverage());
         Ok(Self {
             image,
             plan,
@@ -58,7 +87,10 @@ impl<'a> TileRunner<'a> {
             batch: options.batch,
             next: 0,
             done: 0,
-            sum: vec![0.0; width * height],
+            band: Vec::new(),
+            band_start: 0,
+            cover_x,
+            cover_y,
         })
     }
 
@@ -112,13 +144,19 @@ impl<'a> TileRunner<'a> {
     }
 
     /// Takes the foreground probabilities predicted for `tiles` (the network output,
-    /// `[tiles, output height, output width]` row-major) and adds their kept pixels to the map.
+    /// `[tiles, output height, output width]` row-major), the next tiles in plan
+    /// order, and adds their kept pixels to the map.
     pub fn accept(&mut self, tiles: Range<usize>, probability: &[f32]) -> Result<()> {
         let (ow, oh) = self.plan.output_size;
-        if tiles.end > self.next || tiles.start > tiles.end || probability.len() != tiles.len() * ow * oh {
+        if tiles.start != self.done
+            || tiles.end > self.next
+            || tiles.start > tiles.end
+            || probability.len() != tiles.len() * ow * oh
+        {
             return Err(Error::invalid(format!(
-                "tile prediction of {} values does not match tiles {tiles:?} of {ow}x{oh} (handed out: {})",
+                "tile prediction of {} values does not match tiles {tiles:?} of {ow}x{oh} (accepted: {}, handed out: {})",
                 probability.len(),
+                self.done,
                 self.next
             )));
         }
@@ -126,13 +164,15 @@ impl<'a> TileRunner<'a> {
         let shrink = self.plan.shrink as isize;
         for (k, index) in tiles.clone().enumerate() {
             let tile = self.plan.tile(index);
+            self.extend_band_to(tile.keep_y.end);
             let out = &probability[k * ow * oh..(k + 1) * ow * oh];
             // Output pixel `i` of the tile is image pixel `input + shrink + i`.
             let ox = (tile.keep_x.start as isize - tile.input_x - shrink) as usize;
             for y in tile.keep_y {
                 let oy = (y as isize - tile.input_y - shrink) as usize;
                 let src = &out[oy * ow + ox..oy * ow + ox + tile.keep_x.len()];
-                let dst = &mut self.sum[y * iw + tile.keep_x.start..y * iw + tile.keep_x.end];
+                let row = (y - self.band_start) * iw;
+                let dst = &mut self.band[row + tile.keep_x.start..row + tile.keep_x.end];
                 for (d, s) in dst.iter_mut().zip(src) {
                     *d += s;
                 }
@@ -142,8 +182,52 @@ impl<'a> TileRunner<'a> {
         Ok(())
     }
 
-    /// The blended probability map, once every tile has been accepted.
-    pub fn finish(self) -> Result<GrayF32> {
+    /// Grows the band of sums down to row `end` (exclusive).
+    fn extend_band_to(&mut self, end: usize) {
+        let (iw, _) = self.image.dims();
+        let rows = end.saturating_sub(self.band_start);
+        if self.band.len() < rows * iw {
+            self.band.resize(rows * iw, 0.0);
+        }
+    }
+
+    /// The first row that a tile not yet accepted still predicts (the image's height
+    /// once all are in): every row above it is finished.
+    fn finished_rows_end(&self) -> usize {
+        let columns = self.plan.x.keeps.len().max(1);
+        let first_open_row_of_tiles = self.done / columns;
+        let (_, height) = self.image.dims();
+        self.plan.y.keeps[first_open_row_of_tiles.min(self.plan.y.keeps.len())..]
+            .iter()
+            .map(|keep| keep.start)
+            .min()
+            .unwrap_or(height)
+    }
+
+    /// The rows finished since the last call (blended: each pixel the mean of the
+    /// tiles that predict it), or `None` when no new row is finished. Once taken, rows
+    /// are forgotten: [`TileRunner::finish`] then refuses.
+    pub fn take_finished_rows(&mut self) -> Option<ProbabilityRows> {
+        let end = self.finished_rows_end();
+        if end <= self.band_start {
+            return None;
+        }
+        self.extend_band_to(end);
+        let (iw, _) = self.image.dims();
+        let rest = self.band.split_off((end - self.band_start) * iw);
+        let mut values = core::mem::replace(&mut self.band, rest);
+        for (row, y) in values.chunks_mut(iw.max(1)).zip(self.band_start..end) {
+            for (v, &cx) in row.iter_mut().zip(&self.cover_x) {
+                *v /= (cx * self.cover_y[y]) as f32;
+            }
+        }
+        let first_row = self.band_start;
+        self.band_start = end;
+        Some(ProbabilityRows { first_row, width: iw, values })
+    }
+
+    /// Fails unless every tile has been accepted.
+    pub fn check_complete(&self) -> Result<()> {
         if self.done != self.total() {
             return Err(Error::invalid(format!(
                 "tiled inference finished with {} of {} tiles predicted",
@@ -151,16 +235,19 @@ impl<'a> TileRunner<'a> {
                 self.total()
             )));
         }
-        let (iw, ih) = self.image.dims();
-        let cover_x = self.plan.x.coverage();
-        let cover_y = self.plan.y.coverage();
-        let mut sum = self.sum;
-        for (y, row) in sum.chunks_mut(iw).enumerate() {
-            for (v, &cx) in row.iter_mut().zip(&cover_x) {
-                *v /= (cx * cover_y[y]) as f32;
-            }
+        Ok(())
+    }
+
+    /// The whole blended probability map, once every tile has been accepted and when
+    /// no row has been taken.
+    pub fn finish(mut self) -> Result<GrayF32> {
+        self.check_complete()?;
+        if self.band_start > 0 {
+            return Err(Error::invalid("the rows of the probability map were already handed over"));
         }
-        Raster::new(iw, ih, sum)
+        let (iw, ih) = self.image.dims();
+        let values = self.take_finished_rows().map_or_else(Vec::new, |rows| rows.values);
+        Raster::new(iw, ih, values)
     }
 }
 
