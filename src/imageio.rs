@@ -13,7 +13,7 @@ mod pixel_size;
 mod tiff_pages;
 
 pub use decode::{decode_image_file, decode_pages, decode_pages_within, PageLimit, MAX_PIXELS_PER_PAGE};
-pub use encode::{encode_png_rgb, encode_png_u16, encode_png_u8};
+pub use encode::{encode_png_rgb, encode_png_u16, encode_png_u8, PngRows, PngSample};
 pub use pixel_size::{LengthUnit, PixelSize};
 
 use crate::raster::{GrayF32, GrayU8, Raster, SampleRows};

@@ -5,7 +5,7 @@
 
 use std::io::{Cursor, Seek, Write};
 
-use tiff::encoder::{colortype, TiffEncoder, TiffKind};
+use tiff::encoder::{colortype, ImageEncoder, TiffEncoder, TiffKind};
 
 use crate::cells::Cells;
 use crate::error::{Error, Result};
@@ -54,40 +54,93 @@ pub fn write_label_tiff<W: Write + Seek>(out: W, planes: &[LabelPlane]) -> Resul
         return Err(Error::invalid("a label TIFF needs at least one page"));
     }
     let wide = planes.iter().any(|p| matches!(p, LabelPlane::U32(_)));
-    let bytes: u64 = planes.iter().map(|p| (p.dims().0 * p.dims().1) as u64 * if wide { 4 } else { 2 }).sum();
+    let pixels: u64 = planes.iter().map(|p| (p.dims().0 * p.dims().1) as u64).sum();
+    let pages = planes.iter().map(|plane| {
+        let (width, height) = plane.dims();
+        let row = move |y: usize, out: &mut [u32]| match plane {
+            LabelPlane::U16(r) => out.iter_mut().zip(r.row(y)).for_each(|(o, &l)| *o = u32::from(l)),
+            LabelPlane::U32(r) => out.copy_from_slice(r.row(y)),
+        };
+        (width, height, row)
+    });
+    write_pages(out, pages, pixels, wide)
+}
+
+/// Writes one 32-bit page of `width x height` labels to `out`, asking `row(y, out)`
+/// for each row in turn (top to bottom) to fill `out` with it: no label image need
+/// exist whole. The bytes are those of [`write_label_tiff`] for the same labels as
+/// a [`LabelPlane::U32`].
+pub fn write_label_tiff_rows<W: Write + Seek>(
+    out: W,
+    width: usize,
+    height: usize,
+    row: impl FnMut(usize, &mut [u32]),
+) -> Result<()> {
+    write_pages(out, std::iter::once((width, height, row)), (width * height) as u64, true)
+}
+
+/// Writes pages `(width, height, row)` of `pixels` pixels in all, 32 bits a label when
+/// `wide`, else 16 (labels must then fit), each row asked of its `row`.
+fn write_pages<W: Write + Seek, R: FnMut(usize, &mut [u32])>(
+    out: W,
+    pages: impl IntoIterator<Item = (usize, usize, R)>,
+    pixels: u64,
+    wide: bool,
+) -> Result<()> {
     let fail = |e: tiff::TiffError| Error::invalid(format!("cannot write the label TIFF: {e}"));
     // Room for the directories besides the samples.
-    if bytes < u64::from(u32::MAX) - (1 << 24) {
-        write_pages(&mut TiffEncoder::new(out).map_err(fail)?, planes, wide)
+    if pixels * if wide { 4 } else { 2 } < u64::from(u32::MAX) - (1 << 24) {
+        let mut encoder = TiffEncoder::new(out).map_err(fail)?;
+        pages.into_iter().enumerate().try_for_each(|(index, page)| write_page(&mut encoder, index, page, wide))
     } else {
-        write_pages(&mut TiffEncoder::new_big(out).map_err(fail)?, planes, wide)
+        let mut encoder = TiffEncoder::new_big(out).map_err(fail)?;
+        pages.into_iter().enumerate().try_for_each(|(index, page)| write_page(&mut encoder, index, page, wide))
     }
 }
 
-/// Writes every plane as a page of 32 bits when `wide`, else 16.
-fn write_pages<W: Write + Seek, K: TiffKind>(
+/// Writes page `index` (0-based) of `width x height` labels, strip by strip.
+fn write_page<W: Write + Seek, K: TiffKind>(
     encoder: &mut TiffEncoder<W, K>,
-    planes: &[LabelPlane],
+    index: usize,
+    (width, height, row): (usize, usize, impl FnMut(usize, &mut [u32])),
     wide: bool,
 ) -> Result<()> {
-    for (index, plane) in planes.iter().enumerate() {
-        let (width, height) = plane.dims();
-        let fail = |e: &dyn std::fmt::Display| {
-            Error::invalid(format!("cannot write page {} ({width} x {height}) of the label TIFF: {e}", index + 1))
-        };
-        let w = u32::try_from(width).map_err(|e| fail(&e))?;
-        let h = u32::try_from(height).map_err(|e| fail(&e))?;
-        let written = match (plane, wide) {
-            (LabelPlane::U16(r), false) => encoder.write_image::<colortype::Gray16>(w, h, r.data()),
-            (LabelPlane::U16(r), true) => {
-                let wide: Vec<u32> = r.data().iter().map(|&l| u32::from(l)).collect();
-                encoder.write_image::<colortype::Gray32>(w, h, &wide)
-            }
-            (LabelPlane::U32(r), _) => encoder.write_image::<colortype::Gray32>(w, h, r.data()),
-        };
-        written.map_err(|e| fail(&e))?;
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::invalid(format!("cannot write page {} ({width} x {height}) of the label TIFF: {e}", index + 1))
+    };
+    let w = u32::try_from(width).map_err(|e| fail(&e))?;
+    let h = u32::try_from(height).map_err(|e| fail(&e))?;
+    let written = if wide {
+        write_strips(encoder.new_image::<colortype::Gray32>(w, h), width, row, |l| l)
+    } else {
+        write_strips(encoder.new_image::<colortype::Gray16>(w, h), width, row, |l| l as u16)
+    };
+    written.map_err(|e| fail(&e))
+}
+
+/// Fills and writes the strips of `image`, rows of `width` labels from `row`, each
+/// label stored as `sample(label)`.
+fn write_strips<W: Write + Seek, K: TiffKind, C: colortype::ColorType>(
+    image: tiff::TiffResult<ImageEncoder<'_, W, C, K>>,
+    width: usize,
+    mut row: impl FnMut(usize, &mut [u32]),
+    sample: impl Fn(u32) -> C::Inner,
+) -> tiff::TiffResult<()>
+where
+    [C::Inner]: tiff::encoder::TiffValue,
+{
+    let mut image = image?;
+    let (mut labels, mut strip, mut y) = (vec![0u32; width], Vec::new(), 0);
+    while image.next_strip_sample_count() > 0 {
+        strip.clear();
+        for _ in 0..image.next_strip_sample_count() as usize / width.max(1) {
+            row(y, &mut labels);
+            strip.extend(labels.iter().map(|&l| sample(l)));
+            y += 1;
+        }
+        image.write_strip(&strip)?;
     }
-    Ok(())
+    image.finish()
 }
 
 #[cfg(test)]
@@ -121,6 +174,16 @@ mod tests {
         let decoded = pages(&encode_label_tiff(&[a, b]).unwrap());
         assert!(matches!(&decoded[..], [DecodingResult::U32(a), DecodingResult::U32(b)]
             if a == &[5, 0] && b == &[70_000, 1]));
+    }
+
+    #[test]
+    fn a_page_written_row_by_row_is_the_wide_page_written_whole() {
+        let labels = Raster::from_fn(37, 900, |x, y| (x * 70_001 + y) as u32);
+        let mut out = Cursor::new(Vec::new());
+        write_label_tiff_rows(&mut out, 37, 900, |y, row| row.copy_from_slice(labels.row(y))).unwrap();
+        assert_eq!(out.into_inner(), encode_label_tiff(&[LabelPlane::U32(labels.clone())]).unwrap());
+        assert!(matches!(&pages(&encode_label_tiff(&[LabelPlane::U32(labels.clone())]).unwrap())[..],
+            [DecodingResult::U32(v)] if v == labels.data()));
     }
 
     #[test]
