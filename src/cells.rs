@@ -6,6 +6,8 @@
 //! keeps two interiors apart when only a diagonal step joins them through a
 //! membrane, as the ISBI 2012 scores define regions.
 
+pub mod row_scan;
+
 use crate::error::{Error, Result};
 use crate::imageio::PixelSize;
 use crate::postprocess::components::{connected_components, Connectivity};
@@ -99,31 +101,12 @@ impl Cells {
     /// The statistics as CSV: a header line, then one line per cell.
     /// Centroids have three decimals; bounding boxes are inclusive.
     pub fn to_csv(&self) -> String {
-        self.csv(None)
+        cells_csv(&self.cells, None)
     }
 
-    /// [`Cells::to_csv`] with two more columns, for pixels of `pixel_size`:
-    /// `area_physical`, the area in square units of the pixel size (six significant
-    /// digits), and `area_unit`, that unit in ASCII (`nm^2`, `um^2`).
+    /// [`Cells::to_csv`] with two more columns, for pixels of `pixel_size` (see [`cells_csv`]).
     pub fn to_csv_with_pixel_size(&self, pixel_size: &PixelSize) -> String {
-        self.csv(Some(pixel_size))
-    }
-
-    /// The CSV, with the physical area when `pixel_size` is given.
-    fn csv(&self, pixel_size: Option<&PixelSize>) -> String {
-        let mut csv = String::from("label,area,centroid_x,centroid_y,bbox_x0,bbox_y0,bbox_x1,bbox_y1");
-        csv.push_str(if pixel_size.is_some() { ",area_physical,area_unit\n" } else { "\n" });
-        for c in &self.cells {
-            csv.push_str(&format!(
-                "{},{},{:.3},{:.3},{},{},{},{}",
-                c.label, c.area, c.centroid_x, c.centroid_y, c.x0, c.y0, c.x1, c.y1
-            ));
-            if let Some(size) = pixel_size {
-                csv.push_str(&format!(",{},{}^2", significant(size.area_of(c.area)), size.unit().ascii_symbol()));
-            }
-            csv.push('\n');
-        }
-        csv
+        cells_csv(&self.cells, Some(pixel_size))
     }
 
     /// The labels as 16-bit values (for a 16-bit PNG); fails above 65535 cells.
@@ -142,6 +125,27 @@ impl Cells {
     pub fn render(&self) -> RgbU8 {
         self.labels.map(label_color)
     }
+}
+
+/// The statistics of `cells` as CSV: a header line, then one line per cell;
+/// centroids have three decimals, bounding boxes are inclusive. With a
+/// `pixel_size`, two more columns: `area_physical`, the area in square units of the
+/// pixel size (six significant digits), and `area_unit`, that unit in ASCII
+/// (`nm^2`, `um^2`).
+pub fn cells_csv(cells: &[Cell], pixel_size: Option<&PixelSize>) -> String {
+    let mut csv = String::from("label,area,centroid_x,centroid_y,bbox_x0,bbox_y0,bbox_x1,bbox_y1");
+    csv.push_str(if pixel_size.is_some() { ",area_physical,area_unit\n" } else { "\n" });
+    for c in cells {
+        csv.push_str(&format!(
+            "{},{},{:.3},{:.3},{},{},{},{}",
+            c.label, c.area, c.centroid_x, c.centroid_y, c.x0, c.y0, c.x1, c.y1
+        ));
+        if let Some(size) = pixel_size {
+            csv.push_str(&format!(",{},{}^2", significant(size.area_of(c.area)), size.unit().ascii_symbol()));
+        }
+        csv.push('\n');
+    }
+    csv
 }
 
 /// `value` to six significant digits (a number of more whole digits keeps them all),

@@ -13,7 +13,7 @@
 //! inside when a ray from it crosses the rings an odd number of times) gives back
 //! exactly the cell's pixels.
 
-use crate::raster::Labels;
+use crate::raster::{GrayU8, Labels};
 
 /// A corner of the pixel grid, `(x, y)`: the top-left corner of pixel `(x, y)`.
 pub type Corner = (u32, u32);
@@ -45,20 +45,101 @@ impl Outline {
 /// values off cells): entry `k` is label `k + 1`'s, empty for a label with no pixel.
 pub fn outlines(labels: &Labels) -> Vec<Outline> {
     let count = labels.data().iter().copied().max().unwrap_or(0).max(0) as usize;
-    let mut outlines = vec![Outline::default(); count];
     let (width, height) = labels.dims();
+    outlines_of(width, height, count, |x, y| {
+        let label = labels.get(x, y);
+        (label > 0).then(|| label as usize - 1)
+    })
+}
+
+/// The outline of one cell of `segmentation` (a 4-connected region of non-zero
+/// pixels) from its first pixel in raster order, `first`, and its bounding box
+/// `(x0, y0, x1, y1)` (inclusive): the entry of [`outlines`] for that cell's label in
+/// the segmentation's labels, without a label image. Memory: a byte for each pixel
+/// of the bounding box.
+pub fn cell_outline(
+    segmentation: &GrayU8,
+    first: (usize, usize),
+    (x0, y0, x1, y1): (usize, usize, usize, usize),
+) -> Outline {
+    let (width, height) = (x1 + 1 - x0, y1 + 1 - y0);
+    let pixels = cell_pixels(segmentation, (first.0 - x0, first.1 - y0), (x0, y0, width, height));
+    let mut outline = outlines_of(width, height, 1, |x, y| pixels[y * width + x].then_some(0)).remove(0);
+    let shift = |ring: &mut Vec<Corner>| ring.iter_mut().for_each(|(x, y)| (*x, *y) = (*x + x0 as u32, *y + y0 as u32));
+    shift(&mut outline.outer);
+    outline.holes.iter_mut().for_each(shift);
+    outline
+}
+
+/// The pixels of the box `(x0, y0, width, height)` of `segmentation` that are
+/// 4-connected through non-zero pixels of the box to its pixel `seed` (in box
+/// coordinates), row-major: a scanline flood fill, whose stack holds spans, not pixels.
+fn cell_pixels(
+    segmentation: &GrayU8,
+    seed: (usize, usize),
+    (x0, y0, width, height): (usize, usize, usize, usize),
+) -> Vec<bool> {
+    let mut filled = vec![false; width * height];
+    let open = |filled: &[bool], x: usize, y: usize| !filled[y * width + x] && segmentation.get(x0 + x, y0 + y) != 0;
+    let mut stack = vec![seed];
+    while let Some((x, y)) = stack.pop() {
+        if !open(&filled, x, y) {
+            continue;
+        }
+        let (mut left, mut right) = (x, x);
+        while left > 0 && open(&filled, left - 1, y) {
+            left -= 1;
+        }
+        while right + 1 < width && open(&filled, right + 1, y) {
+            right += 1;
+        }
+        filled[y * width + left..=y * width + right].fill(true);
+        for next in [y.wrapping_sub(1), y + 1] {
+            if next >= height {
+                continue;
+            }
+            // One seed for each span of open pixels touching this one.
+            let mut in_span = false;
+            for nx in left..=right {
+                let now = open(&filled, nx, next);
+                if now && !in_span {
+                    stack.push((nx, next));
+                }
+                in_span = now;
+            }
+        }
+    }
+    filled
+}
+
+/// The outlines of the `count` cells of a `width x height` grid whose pixel `(x, y)`
+/// belongs to cell `cell_of(x, y)` (`None` off cells): entry `k` is cell `k`'s.
+fn outlines_of(
+    width: usize,
+    height: usize,
+    count: usize,
+    cell_of: impl Fn(usize, usize) -> Option<usize>,
+) -> Vec<Outline> {
+    let mut outlines = vec![Outline::default(); count];
     // Whether the top edge of pixel (x, y) has been walked as a boundary edge of its cell.
     let mut walked = vec![false; width * height];
     for y in 0..height {
         for x in 0..width {
-            let label = labels.get(x, y);
-            let top_is_boundary = y == 0 || labels.get(x, y - 1) != label;
-            if label <= 0 || !top_is_boundary || walked[y * width + x] {
+            let Some(cell) = cell_of(x, y) else { continue };
+            let top_is_boundary = y == 0 || cell_of(x, y - 1) != Some(cell);
+            if !top_is_boundary || walked[y * width + x] {
                 continue;
             }
-            let ring = trace(labels, label, (x, y), &mut walked);
+            let inside = |x: i64, y: i64| {
+                x >= 0
+                    && y >= 0
+                    && (x as usize) < width
+                    && (y as usize) < height
+                    && cell_of(x as usize, y as usize) == Some(cell)
+            };
+            let ring = trace(width, inside, (x, y), &mut walked);
             // The first ring found is the one through the cell's first pixel: the outer one.
-            let outline = &mut outlines[label as usize - 1];
+            let outline = &mut outlines[cell];
             if outline.outer.is_empty() {
                 outline.outer = ring;
             } else {
@@ -72,12 +153,11 @@ pub fn outlines(labels: &Labels) -> Vec<Outline> {
 /// Steps along the grid: right, down, left, up (turning right is the next one).
 const STEPS: [(i64, i64); 4] = [(1, 0), (0, 1), (-1, 0), (0, -1)];
 
-/// The ring of `label`'s boundary through the top edge of pixel `start`, marking
-/// the top edges it walks in `walked`.
-fn trace(labels: &Labels, label: i32, start: (usize, usize), walked: &mut [bool]) -> Vec<Corner> {
-    let (width, height) = (labels.width() as i64, labels.height() as i64);
-    let inside =
-        |x: i64, y: i64| x >= 0 && y >= 0 && x < width && y < height && labels.get(x as usize, y as usize) == label;
+/// The ring through the top edge of pixel `start` of the boundary of the cell whose
+/// pixels are those where `inside` holds, on a grid `width` pixels wide, marking the
+/// top edges it walks in `walked`.
+fn trace(width: usize, inside: impl Fn(i64, i64) -> bool, start: (usize, usize), walked: &mut [bool]) -> Vec<Corner> {
+    let width = width as i64;
     let start = (start.0 as i64, start.1 as i64);
     let (mut x, mut y) = start;
     // Along the top edge of the start pixel, rightwards: the cell is below, on the right.
@@ -165,5 +245,29 @@ mod tests {
         assert_eq!(outlines[0].holes, vec![vec![(1, 4), (4, 4), (4, 1), (1, 1)]]);
         assert_eq!(outlines[1].outer, vec![(1, 1), (4, 1), (4, 4), (1, 4)]);
         assert_eq!(outlines[1].holes, vec![vec![(2, 3), (3, 3), (3, 2), (2, 2)]]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn each_cell_outlined_from_its_box_is_its_outline_among_all_labels(
+            width in 1usize..20,
+            height in 1usize..20,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let mut state = seed | 1;
+            let mask = GrayU8::from_fn(width, height, |_, _| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                if state % 3 == 0 { 0 } else { 255 }
+            });
+            let all = outlines(&crate::cells::Cells::from_segmentation(&mask).labels);
+            let scan = crate::cells::row_scan::scan(&mask);
+            for (k, cell) in scan.cells.iter().enumerate() {
+                let outline = cell_outline(&mask, scan.first_pixels[k], (cell.x0, cell.y0, cell.x1, cell.y1));
+                proptest::prop_assert_eq!(&outline, &all[k], "cell {}", k + 1);
+            }
+        }
     }
 }
