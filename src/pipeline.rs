@@ -4,7 +4,8 @@
 //!
 //! The network half is [`crate::inference::predict_probability`] (or its `async`
 //! twin in the page) on a [`crate::inference::Network`]; [`analyse`] does the rest, and
-//! the page re-runs it alone when a slider moves.
+//! the page re-runs it alone when a slider moves. For pages too large to hold every
+//! intermediate, [`streamed`] gives the same files written as they are made.
 //!
 //! The post-processing runs on the probability map as 8-bit gray (`round(255 p)`):
 //! its threshold separates membranes from cells, and its watershed floods the graded
@@ -14,12 +15,13 @@
 //! `p > t` and the post-processing the level `floor(255 t)`, the same cut on the gray
 //! up to pixels exactly at `t`.
 
-use crate::cells::Cells;
+pub mod streamed;
+
+use crate::cells::{cells_csv, Cells};
 use crate::export::label_tiff::{encode_label_tiff, LabelPlane};
 use crate::export::outline::outlines;
 use crate::export::roi::roi_set;
 use crate::imageio::{encode_png_u16, encode_png_u8, PixelSize};
-use crate::postprocess::tiled::{run_tiled, TileLayout, TiledPostprocess};
 use crate::postprocess::{self, PostprocessParams, PostprocessSteps, Threshold};
 use crate::raster::{GrayF32, GrayU8, Raster};
 use crate::{Error, Result};
@@ -133,43 +135,37 @@ pub fn analyse(probability: &GrayF32, options: &PipelineOptions) -> Result<Analy
 
 /// The cut of `probability` and the post-processing's 8-bit input.
 fn cut_and_gray(probability: &GrayF32, options: &PipelineOptions) -> (GrayU8, GrayU8) {
-    let cut_at = match options.threshold {
-        CellThreshold::Otsu => 0.5,
-        CellThreshold::Probability(t) => t,
-    };
-    let cut = probability.map(|p| if p > cut_at { 255 } else { 0 });
-    let gray = probability.map(|p| (p * 255.0).round().clamp(0.0, 255.0) as u8);
-    (cut, gray)
+    let cut_at = options.cut_at();
+    (probability.map(|p| cut_level(p, cut_at)), probability.map(gray_level))
 }
 
-/// [`analyse`]'s results without the intermediates, from the tiled post-processing
-/// ([`crate::postprocess::tiled`]): for images too large to hold every step whole.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TiledAnalysis {
-    /// The probability cut, as [`Analysis::cut`].
-    pub cut: GrayU8,
-    /// The threshold used, as [`Analysis::threshold`].
-    pub threshold: f32,
-    /// The global quantities and the final image of the tiled post-processing.
-    pub postprocess: TiledPostprocess,
-    /// The cells of the final image.
-    pub cells: Cells,
-    /// The pixel size of the options.
-    pub pixel_size: Option<PixelSize>,
+impl PipelineOptions {
+    /// The probability above which the cut says cell: 0.5 with Otsu, else the threshold.
+    fn cut_at(&self) -> f32 {
+        match self.threshold {
+            CellThreshold::Otsu => 0.5,
+            CellThreshold::Probability(t) => t,
+        }
+    }
 }
 
-/// [`analyse`] with the post-processing run tile by tile on `layout`: the same
-/// cut, threshold, final image and cells wherever the tiled post-processing equals
-/// the whole-image one (see [`crate::postprocess::tiled`]), holding only the 8-bit
-/// input, the cut and the final image whole. Fails as [`analyse`] does.
-pub fn analyse_tiled(probability: &GrayF32, options: &PipelineOptions, layout: &TileLayout) -> Result<TiledAnalysis> {
-    options.validate()?;
-    let (cut, gray) = cut_and_gray(probability, options);
-    let postprocess = run_tiled(&gray, &options.postprocess_params(), layout)?;
-    drop(gray);
-    let threshold = options.threshold_of(postprocess.threshold_level);
-    let cells = Cells::from_segmentation(&postprocess.final_mask);
-    Ok(TiledAnalysis { cut, threshold, postprocess, cells, pixel_size: options.pixel_size })
+/// The cut's value for probability `p`: 255 (cell) above `cut_at`, else 0.
+fn cut_level(p: f32, cut_at: f32) -> u8 {
+    if p > cut_at {
+        255
+    } else {
+        0
+    }
+}
+
+/// The post-processing's 8-bit input for probability `p`: `round(255 p)`.
+fn gray_level(p: f32) -> u8 {
+    (p * 255.0).round().clamp(0.0, 255.0) as u8
+}
+
+/// `prob.png`'s 16-bit level for probability `p`: `round(65535 p)`.
+fn probability_level(p: f32) -> u16 {
+    (p.clamp(0.0, 1.0) * 65535.0).round() as u16
 }
 
 /// One file of a result: `<stem>.<suffix>` on disk, in the page's downloads and ZIP.
@@ -183,7 +179,7 @@ pub struct ResultFile {
 
 /// `prob.png`: the cell probability as a 16-bit PNG (`round(65535 p)`).
 pub fn probability_file(probability: &GrayF32) -> Result<ResultFile> {
-    let levels: Raster<u16> = probability.map(|p| (p.clamp(0.0, 1.0) * 65535.0).round() as u16);
+    let levels: Raster<u16> = probability.map(probability_level);
     Ok(ResultFile { suffix: PROB_SUFFIX, bytes: encode_png_u16(&levels)? })
 }
 
@@ -211,13 +207,6 @@ impl Analysis {
     }
 }
 
-impl TiledAnalysis {
-    /// The same files as [`Analysis::files`], in the same order.
-    pub fn files(&self) -> Vec<std::result::Result<ResultFile, FileFailure>> {
-        result_files(&self.cut, &self.postprocess.final_mask, &self.cells, self.pixel_size.as_ref())
-    }
-}
-
 /// The files of [`Analysis::files`] from the cut, the final image and its cells.
 fn result_files(
     cut: &GrayU8,
@@ -228,10 +217,7 @@ fn result_files(
     let made = |suffix: &'static str, bytes: Result<Vec<u8>>| {
         bytes.map(|bytes| ResultFile { suffix, bytes }).map_err(|error| FileFailure { suffix, error })
     };
-    let csv = match pixel_size {
-        Some(size) => cells.to_csv_with_pixel_size(size),
-        None => cells.to_csv(),
-    };
+    let csv = cells_csv(&cells.cells, pixel_size);
     vec![
         made(CUT_SUFFIX, encode_png_u8(cut)),
         made(MASK_SUFFIX, encode_png_u8(final_mask)),
@@ -304,20 +290,6 @@ mod tests {
         let csv = analysis.files().remove(3).unwrap();
         assert_eq!(csv.suffix, CELLS_SUFFIX);
         assert_eq!(csv.bytes, analysis.cells.to_csv_with_pixel_size(&size).into_bytes());
-    }
-
-    #[test]
-    fn the_tiled_analysis_gives_the_same_files_on_a_checkerboard_of_cells() {
-        let probability = Raster::from_fn(96, 80, |x, y| if (x / 12 + y / 10) % 2 == 0 { 0.9 } else { 0.1 });
-        let options = PipelineOptions::default();
-        let whole = analyse(&probability, &options).unwrap();
-        let tiled = analyse_tiled(&probability, &options, &TileLayout { core: 16, reach: 32 }).unwrap();
-        assert_eq!(tiled.threshold, whole.threshold);
-        assert_eq!(tiled.postprocess.final_mask, whole.steps.final_mask);
-        let bytes = |files: Vec<std::result::Result<ResultFile, FileFailure>>| {
-            files.into_iter().map(|f| f.unwrap().bytes).collect::<Vec<_>>()
-        };
-        assert_eq!(bytes(tiled.files()), bytes(whole.files()));
     }
 
     #[test]

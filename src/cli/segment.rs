@@ -30,11 +30,14 @@
 //! reported by name and the others are still written; the exit status is then
 //! non-zero.
 //!
-//! Pages of more than 2048x2048 pixels (`--tiled auto`, the default) are
-//! post-processed tile by tile ([`crate::pipeline::analyse_tiled`]), holding only
-//! the 8-bit probability, the cut and the final image whole; `--tiled always` and
-//! `--tiled never` choose for every page. The module [`crate::postprocess::tiled`]
-//! says where the two may differ (nowhere on the shipped slices).
+//! Pages of more than 2048x2048 pixels (`--tiled auto`, the default) go through the
+//! streamed pipeline ([`crate::pipeline::streamed`]): the probability's rows written
+//! as the network finishes them, the post-processing tile by tile, the cells found
+//! and their labels written row by row, so that only the page, the 8-bit
+//! probability and the final image are ever whole (a byte each a pixel, besides the
+//! page); `--tiled always` and `--tiled never` choose for every page. The module
+//! [`crate::postprocess::tiled`] says where the two may differ (nowhere on the
+//! shipped slices); the files are otherwise byte for byte the same.
 //!
 //! Everything after the network is [`crate::pipeline`], which the page runs too, so
 //! these files are byte for byte the page's downloads (for the same probability).
@@ -48,9 +51,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::device::DeviceChoice;
 use crate::export::label_tiff::{write_label_tiff, LabelPlane};
-use crate::imageio::{read_image_file, GrayImage};
-use crate::inference::{predict_probability, Edges, Network, TileOptions};
+use crate::imageio::{read_image_file, GrayImage, Page};
+use crate::inference::{predict_probability, predict_probability_rows, Edges, Network, TileOptions};
 use crate::model;
+use crate::pipeline::streamed::{analyse_streamed, OpenResult, ProbabilityStream};
 use crate::pipeline::{self, CellThreshold, PipelineOptions, ResultFile, LABELS_TIFF_SUFFIX};
 use crate::postprocess::tiled::TileLayout;
 use crate::{Error, GrayF32, Result};
@@ -81,14 +85,15 @@ pub struct SegmentArgs {
     /// padding, as in training) or `mirror` (the original's mirrored margins).
     #[arg(long, value_enum, default_value_t = Edges::ZeroPadding)]
     pub edges: Edges,
-    /// When the post-processing runs tile by tile (512-pixel cores, see
-    /// `unetseg::postprocess::tiled`) instead of on the whole image: `auto` above
-    /// 2048x2048 pixels, `always` or `never`.
+    /// When a page goes through the streamed pipeline (the post-processing tile by
+    /// tile with 512-pixel cores, see `unetseg::postprocess::tiled`; results written
+    /// row by row) instead of holding every step whole: `auto` above 2048x2048
+    /// pixels, `always` or `never`.
     #[arg(long, value_enum, default_value_t = Tiling::Auto)]
     pub tiled: Tiling,
 }
 
-/// When `segment` post-processes tile by tile.
+/// When `segment` runs a page through the streamed pipeline.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tiling {
     /// For pages of more than [`TILED_ABOVE_PIXELS`] pixels.
@@ -99,13 +104,13 @@ pub enum Tiling {
     Never,
 }
 
-/// Pages of more pixels than this (2048 x 2048) are post-processed tile by tile under
-/// [`Tiling::Auto`]: the whole-image intermediates take about 25 bytes a pixel, the
-/// tiled path's whole-image buffers 6 (the 8-bit input, the cut, the final image).
+/// Pages of more pixels than this (2048 x 2048) go through the streamed pipeline
+/// under [`Tiling::Auto`]: the whole-image path takes about 29 bytes a pixel, the
+/// streamed one 2 (the 8-bit probability and the final image) besides the page.
 pub const TILED_ABOVE_PIXELS: usize = 2048 * 2048;
 
 impl Tiling {
-    /// Whether a page of `pixels` pixels is post-processed tile by tile.
+    /// Whether a page of `pixels` pixels goes through the streamed pipeline.
     fn applies_to(self, pixels: usize) -> bool {
         match self {
             Tiling::Auto => pixels > TILED_ABOVE_PIXELS,
@@ -135,13 +140,19 @@ pub fn load_network(weights: Option<&Path>, device: DeviceChoice) -> Result<Netw
 /// The cell probability of `page`, predicted tile by tile; images of more than one
 /// tile show a progress bar labelled `name` on a terminal.
 pub fn predict_page(network: &Network, page: &GrayImage, options: &TileOptions, name: &str) -> Result<GrayF32> {
+    with_tile_progress(name, |progress| predict_probability(network, page.samples(), options, progress))
+}
+
+/// Runs `predict(progress)` with a progress bar labelled `name`, drawn on a terminal
+/// once `progress(done, total)` reports more than one tile.
+fn with_tile_progress<T>(name: &str, predict: impl FnOnce(&mut dyn FnMut(usize, usize)) -> Result<T>) -> Result<T> {
     let bar = ProgressBar::hidden();
     bar.set_style(
         ProgressStyle::with_template("{msg}: tile {pos}/{len} [{bar:30}] eta {eta}")
             .map_err(Error::invalid)?
             .progress_chars("=> "),
     );
-    let progress = |done: usize, total: usize| {
+    let mut progress = |done: usize, total: usize| {
         if total > 1 && bar.is_hidden() && done < total {
             bar.set_draw_target(ProgressDrawTarget::stderr());
             bar.set_length(total as u64);
@@ -149,9 +160,9 @@ pub fn predict_page(network: &Network, page: &GrayImage, options: &TileOptions, 
         }
         bar.set_position(done as u64);
     };
-    let probability = predict_probability(network, page.samples(), options, progress);
+    let result = predict(&mut progress);
     bar.finish_and_clear();
-    probability
+    result
 }
 
 /// Runs the subcommand: every input is tried; failures (of an input, or of one of
@@ -200,38 +211,22 @@ fn segment_file(
 ) -> Result<usize> {
     let pages = read_image_file(input)?;
     let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    let mut failed = 0;
-    let mut stack = Vec::new();
-    for (index, page) in pages.iter().enumerate() {
-        let name = if pages.len() > 1 { format!("{stem}_p{index:03}") } else { stem.clone() };
+    let (page_count, mut failed, mut stack) = (pages.len(), 0, Vec::new());
+    for (index, page) in pages.into_iter().enumerate() {
+        let name = if page_count > 1 { format!("{stem}_p{index:03}") } else { stem.clone() };
         let start = Instant::now();
         let options = PipelineOptions { pixel_size: page.pixel_size, ..*options };
-        let probability = predict_page(network, &page.image, tiles, &name).map_err(|e| Error::file(input, e))?;
-        let mut files = vec![pipeline::probability_file(&probability).map_err(|error| (pipeline::PROB_SUFFIX, error))];
-        let cells = if tiling.applies_to(page.image.width() * page.image.height()) {
-            let analysis = pipeline::analyse_tiled(&probability, &options, &TileLayout::default());
-            drop(probability);
-            let analysis = analysis.map_err(|e| Error::file(input, e))?;
-            files.extend(analysis.files().into_iter().map(|file| file.map_err(|f| (f.suffix, f.error))));
-            analysis.cells
+        let (width, height, pixel) = (page.image.width(), page.image.height(), page.pixel_size);
+        let segmented = if tiling.applies_to(width * height) {
+            segment_streamed(network, page, tiles, &options, &OutputFolder { out, name: &name }, page_count > 1)
         } else {
-            let analysis = pipeline::analyse(&probability, &options).map_err(|e| Error::file(input, e))?;
-            drop(probability);
-            files.extend(analysis.files().into_iter().map(|file| file.map_err(|f| (f.suffix, f.error))));
-            analysis.cells
+            segment_whole(network, &page, tiles, &options, out, &name, page_count > 1)
         };
-        failed += write_outputs(files, out, &name);
-        if pages.len() > 1 {
-            stack.push(LabelPlane::of(&cells));
-        }
-        let pixel = page.pixel_size.map(|size| format!(", pixel {size}")).unwrap_or_default();
-        println!(
-            "{name}: {}x{}{pixel}, {:.2} s, {} cells",
-            page.image.width(),
-            page.image.height(),
-            start.elapsed().as_secs_f64(),
-            cells.count()
-        );
+        let Segmented { cells, failed: failed_files, plane } = segmented.map_err(|e| Error::file(input, e))?;
+        failed += failed_files;
+        stack.extend(plane);
+        let pixel = pixel.map(|size| format!(", pixel {size}")).unwrap_or_default();
+        println!("{name}: {width}x{height}{pixel}, {:.2} s, {cells} cells", start.elapsed().as_secs_f64());
     }
     if !stack.is_empty() {
         let path = out.join(format!("{stem}.{LABELS_TIFF_SUFFIX}"));
@@ -241,6 +236,96 @@ fn segment_file(
         }
     }
     Ok(failed)
+}
+
+/// What segmenting one page gave.
+struct Segmented {
+    /// How many cells it has.
+    cells: usize,
+    /// How many of its result files could not be written (each reported).
+    failed: usize,
+    /// Its labels, when wanted for a stack.
+    plane: Option<LabelPlane>,
+}
+
+/// Segments `page` holding every intermediate whole ([`pipeline::analyse`]) and
+/// writes its files as `out/<name>.<suffix>`; with `stacked`, keeps its label plane.
+fn segment_whole(
+    network: &Network,
+    page: &Page,
+    tiles: &TileOptions,
+    options: &PipelineOptions,
+    out: &Path,
+    name: &str,
+    stacked: bool,
+) -> Result<Segmented> {
+    let probability = predict_page(network, &page.image, tiles, name)?;
+    let mut files = vec![pipeline::probability_file(&probability).map_err(|error| (pipeline::PROB_SUFFIX, error))];
+    let analysis = pipeline::analyse(&probability, options)?;
+    drop(probability);
+    files.extend(analysis.files().into_iter().map(|file| file.map_err(|f| (f.suffix, f.error))));
+    let failed = write_outputs(files, out, name);
+    let plane = stacked.then(|| LabelPlane::of(&analysis.cells));
+    Ok(Segmented { cells: analysis.cells.count(), failed, plane })
+}
+
+/// Segments `page` (freed once the network has run) with the streamed pipeline
+/// ([`pipeline::streamed`]: rows of the probability written as they come, the
+/// post-processing tile by tile, cells found row by row) and writes its files
+/// through `folder`; with `stacked`, keeps its label plane. Where the network
+/// fails, the two files begun are removed.
+fn segment_streamed(
+    network: &Network,
+    page: Page,
+    tiles: &TileOptions,
+    options: &PipelineOptions,
+    folder: &OutputFolder<'_>,
+    stacked: bool,
+) -> Result<Segmented> {
+    let (width, height) = (page.image.width(), page.image.height());
+    let mut open = folder.clone();
+    let mut stream = ProbabilityStream::new(width, height, options, &mut open);
+    let predicted = with_tile_progress(folder.name, |progress| {
+        predict_probability_rows(network, page.image.samples(), tiles, progress, |rows| stream.add(&rows))
+    });
+    drop(page);
+    if let Err(e) = predicted {
+        drop(stream);
+        for suffix in [pipeline::PROB_SUFFIX, pipeline::CUT_SUFFIX] {
+            let _ = std::fs::remove_file(folder.path(suffix));
+        }
+        return Err(e);
+    }
+    let (gray, mut failures) = stream.finish()?;
+    let analysis = analyse_streamed(gray, options, &TileLayout::default())?;
+    failures.extend(analysis.write_files(&mut open));
+    for failure in &failures {
+        eprintln!("error: {}", Error::file(folder.path(failure.suffix), &failure.error));
+    }
+    let plane = stacked.then(|| analysis.label_plane());
+    Ok(Segmented { cells: analysis.cells.count(), failed: failures.len(), plane })
+}
+
+/// The output folder and a page's name: result files `<out>/<name>.<suffix>`.
+#[derive(Clone, Copy)]
+struct OutputFolder<'a> {
+    out: &'a Path,
+    name: &'a str,
+}
+
+impl OutputFolder<'_> {
+    /// The path of the result file of `suffix`.
+    fn path(&self, suffix: &str) -> PathBuf {
+        self.out.join(format!("{}.{suffix}", self.name))
+    }
+}
+
+impl OpenResult for OutputFolder<'_> {
+    type File = std::fs::File;
+
+    fn open(&mut self, suffix: &'static str) -> Result<std::fs::File> {
+        std::fs::File::create(self.path(suffix)).map_err(|e| Error::invalid(format!("cannot create: {e}")))
+    }
 }
 
 /// Writes the result files of one image (each made, or the suffix it would have had
