@@ -111,7 +111,7 @@ impl Cells {
 
     /// The labels as 16-bit values (for a 16-bit PNG); fails above 65535 cells.
     pub fn labels_u16(&self) -> Result<Raster<u16>> {
-        if self.count() > usize::from(u16::MAX) {
+        if !crate::export::label_tiff::LabelPlane::fits_u16(self.count()) {
             return Err(Error::invalid(format!(
                 "{} cells do not fit a 16-bit label image (at most {})",
                 self.count(),

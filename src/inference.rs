@@ -123,16 +123,21 @@ pub fn predict_probability_rows<P: TilePredictor + ?Sized>(
     mut rows: impl FnMut(ProbabilityRows) -> Result<()>,
 ) -> Result<()> {
     let mut runner = TileRunner::new(model.config(), image, options)?;
-    while let Some(batch) = runner.next_batch() {
-        let tiles = batch.tiles.clone();
-        runner.accept(tiles, &model.predict_tiles(batch)?)?;
-        progress(runner.done(), runner.total());
-        if let Some(finished) = runner.take_finished_rows() {
-            rows(finished)?;
+    let mut run = || {
+        while let Some(batch) = runner.next_batch() {
+            let tiles = batch.tiles.clone();
+            runner.accept(tiles, &model.predict_tiles(batch)?)?;
+            progress(runner.done(), runner.total());
+            if let Some(finished) = runner.take_finished_rows() {
+                rows(finished)?;
+            }
         }
-    }
+        runner.check_complete()
+    };
+    let outcome = run();
+    // Also after an error: the engine's buffers are freed either way.
     model.finish_image();
-    runner.check_complete()
+    outcome
 }
 
 /// [`predict_probability`] for backends whose read-back is asynchronous (WebGPU in

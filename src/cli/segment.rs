@@ -272,8 +272,9 @@ fn segment_whole(
 /// Segments `page` (freed once the network has run) with the streamed pipeline
 /// ([`pipeline::streamed`]: rows of the probability written as they come, the
 /// post-processing tile by tile, cells found row by row) and writes its files
-/// through `folder`; with `stacked`, keeps its label plane. Where the network
-/// fails, the two files begun are removed.
+/// through `folder`; with `stacked`, keeps its label plane. Each file is written
+/// under a temporary name and renamed when complete, so that a failure (of the
+/// network, or of one file) leaves no partial file and keeps an earlier one.
 fn segment_streamed(
     network: &Network,
     page: Page,
@@ -290,23 +291,21 @@ fn segment_streamed(
     });
     drop(page);
     if let Err(e) = predicted {
-        drop(stream);
-        for suffix in [pipeline::PROB_SUFFIX, pipeline::CUT_SUFFIX] {
-            let _ = std::fs::remove_file(folder.path(suffix));
-        }
+        stream.abandon(&mut open);
         return Err(e);
     }
-    let (gray, mut failures) = stream.finish()?;
+    let (gray, mut failures) = stream.finish(&mut open)?;
     let analysis = analyse_streamed(gray, options, &TileLayout::default())?;
     failures.extend(analysis.write_files(&mut open));
     for failure in &failures {
         eprintln!("error: {}", Error::file(folder.path(failure.suffix), &failure.error));
     }
-    let plane = stacked.then(|| analysis.label_plane());
+    let plane = if stacked { Some(analysis.label_plane()?) } else { None };
     Ok(Segmented { cells: analysis.cells.count(), failed: failures.len(), plane })
 }
 
-/// The output folder and a page's name: result files `<out>/<name>.<suffix>`.
+/// The output folder and a page's name: result files `<out>/<name>.<suffix>`,
+/// written as `<out>/<name>.<suffix>.partial` until complete.
 #[derive(Clone, Copy)]
 struct OutputFolder<'a> {
     out: &'a Path,
@@ -318,13 +317,31 @@ impl OutputFolder<'_> {
     fn path(&self, suffix: &str) -> PathBuf {
         self.out.join(format!("{}.{suffix}", self.name))
     }
+
+    /// Where the file of `suffix` is written until it is complete.
+    fn partial_path(&self, suffix: &str) -> PathBuf {
+        self.out.join(format!("{}.{suffix}.partial", self.name))
+    }
 }
 
 impl OpenResult for OutputFolder<'_> {
     type File = std::fs::File;
 
     fn open(&mut self, suffix: &'static str) -> Result<std::fs::File> {
-        std::fs::File::create(self.path(suffix)).map_err(|e| Error::invalid(format!("cannot create: {e}")))
+        std::fs::File::create(self.partial_path(suffix)).map_err(|e| Error::invalid(format!("cannot create: {e}")))
+    }
+
+    fn close(&mut self, suffix: &'static str, complete: bool) -> Result<()> {
+        let partial = self.partial_path(suffix);
+        let renamed = if complete {
+            std::fs::rename(&partial, self.path(suffix)).map_err(|e| Error::invalid(format!("cannot write: {e}")))
+        } else {
+            Ok(())
+        };
+        if renamed.is_err() || !complete {
+            let _ = std::fs::remove_file(&partial);
+        }
+        renamed
     }
 }
 

@@ -21,9 +21,14 @@ pub enum LabelPlane {
 }
 
 impl LabelPlane {
+    /// Whether `count` cells' labels fit 16 bits (at most 65535 cells).
+    pub fn fits_u16(count: usize) -> bool {
+        count <= usize::from(u16::MAX)
+    }
+
     /// The labels of `cells`, in 16 bits when they fit.
     pub fn of(cells: &Cells) -> Self {
-        if cells.count() <= usize::from(u16::MAX) {
+        if Self::fits_u16(cells.count()) {
             LabelPlane::U16(cells.labels.map(|l| l as u16))
         } else {
             LabelPlane::U32(cells.labels.map(|l| l as u32))
@@ -90,12 +95,19 @@ fn write_pages<W: Write + Seek, R: FnMut(usize, &mut [u32])>(
     let fail = |e: tiff::TiffError| Error::invalid(format!("cannot write the label TIFF: {e}"));
     // Room for the directories besides the samples.
     if pixels * if wide { 4 } else { 2 } < u64::from(u32::MAX) - (1 << 24) {
-        let mut encoder = TiffEncoder::new(out).map_err(fail)?;
-        pages.into_iter().enumerate().try_for_each(|(index, page)| write_page(&mut encoder, index, page, wide))
+        write_each(TiffEncoder::new(out).map_err(fail)?, pages, wide)
     } else {
-        let mut encoder = TiffEncoder::new_big(out).map_err(fail)?;
-        pages.into_iter().enumerate().try_for_each(|(index, page)| write_page(&mut encoder, index, page, wide))
+        write_each(TiffEncoder::new_big(out).map_err(fail)?, pages, wide)
     }
+}
+
+/// Writes every page of `pages` with `encoder`.
+fn write_each<W: Write + Seek, K: TiffKind, R: FnMut(usize, &mut [u32])>(
+    mut encoder: TiffEncoder<W, K>,
+    pages: impl IntoIterator<Item = (usize, usize, R)>,
+    wide: bool,
+) -> Result<()> {
+    pages.into_iter().enumerate().try_for_each(|(index, page)| write_page(&mut encoder, index, page, wide))
 }
 
 /// Writes page `index` (0-based) of `width x height` labels, strip by strip.

@@ -55,8 +55,8 @@ pub fn outlines(labels: &Labels) -> Vec<Outline> {
 /// The outline of one cell of `segmentation` (a 4-connected region of non-zero
 /// pixels) from its first pixel in raster order, `first`, and its bounding box
 /// `(x0, y0, x1, y1)` (inclusive): the entry of [`outlines`] for that cell's label in
-/// the segmentation's labels, without a label image. Memory: a byte for each pixel
-/// of the bounding box.
+/// the segmentation's labels, without a label image. Memory: two bytes for each
+/// pixel of the bounding box.
 pub fn cell_outline(
     segmentation: &GrayU8,
     first: (usize, usize),

@@ -111,10 +111,16 @@ pub fn roi_name(label: usize, count: usize) -> String {
 /// label `k + 1`'s): one `<name>.roi` entry per cell, in label order. Fails only
 /// when the archive would exceed what a ZIP entry can start at (4 GiB).
 pub fn roi_set(outlines: &[Outline]) -> crate::Result<Vec<u8>> {
+    roi_set_of(outlines.len(), |k| outlines[k].clone())
+}
+
+/// [`roi_set`] of `count` cells whose outlines `outline(k)` gives (label `k + 1`'s),
+/// each asked for, encoded and dropped in turn: no list of outlines is held.
+pub fn roi_set_of(count: usize, mut outline: impl FnMut(usize) -> Outline) -> crate::Result<Vec<u8>> {
     let mut zip = ZipWriter::new();
-    for (k, outline) in outlines.iter().enumerate() {
-        let name = roi_name(k + 1, outlines.len());
-        zip.add(&format!("{name}.roi"), &encode_roi(&name, outline))?;
+    for k in 0..count {
+        let name = roi_name(k + 1, count);
+        zip.add(&format!("{name}.roi"), &encode_roi(&name, &outline(k)))?;
     }
     Ok(zip.finish())
 }

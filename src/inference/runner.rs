@@ -214,8 +214,8 @@ impl<'a> TileRunner<'a> {
         }
         self.extend_band_to(end);
         let (iw, _) = self.image.dims();
-        let rest = self.band.split_off((end - self.band_start) * iw);
-        let mut values = core::mem::replace(&mut self.band, rest);
+        // The band keeps its allocation for the rows still to come.
+        let mut values: Vec<f32> = self.band.drain(..(end - self.band_start) * iw).collect();
         for (row, y) in values.chunks_mut(iw.max(1)).zip(self.band_start..end) {
             for (v, &cx) in row.iter_mut().zip(&self.cover_x) {
                 *v /= (cx * self.cover_y[y]) as f32;
@@ -254,6 +254,7 @@ impl<'a> TileRunner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inference::Edges;
 
     #[test]
     fn accept_rejects_wrong_sizes_and_unissued_tiles() {
@@ -263,5 +264,50 @@ mod tests {
         let batch = runner.next_batch().unwrap();
         assert!(runner.accept(batch.tiles.clone(), &[0.0; 3]).is_err());
         assert!(runner.finish().is_err());
+    }
+
+    /// A made-up prediction for a batch: a value for each tile and output pixel.
+    fn made_up(batch: &TileBatch, output: (usize, usize)) -> Vec<f32> {
+        let (ow, oh) = output;
+        batch
+            .tiles
+            .clone()
+            .flat_map(|t| (0..ow * oh).map(move |i| ((t * 7919 + i * 31) % 1000) as f32 / 1000.0))
+            .collect()
+    }
+
+    #[test]
+    fn rows_taken_as_they_finish_are_the_map_blended_at_the_end() {
+        let same = UNetConfig { depth: 3, ..UNetConfig::compact() };
+        let cases = [
+            (same.clone(), TileOptions { max_tile: 64, same_context: Some(8), ..TileOptions::default() }, (150, 230)),
+            (same.clone(), TileOptions { max_tile: 64, edges: Edges::Mirror, ..TileOptions::default() }, (90, 170)),
+            (same, TileOptions { max_tile: 96, ..TileOptions::default() }, (200, 97)),
+            (UNetConfig::seed(), TileOptions::default(), (300, 700)),
+        ];
+        for (config, options, (w, h)) in cases {
+            let image = GrayF32::from_fn(w, h, |x, y| (x * y % 13) as f32);
+            for batch in [1, 3, 17] {
+                let options = TileOptions { batch, ..options };
+                let (mut whole, mut streamed) = (
+                    TileRunner::new(&config, &image, &options).unwrap(),
+                    TileRunner::new(&config, &image, &options).unwrap(),
+                );
+                let output = whole.plan().output_size;
+                assert!(whole.plan().y.keeps.len() > 1, "{w}x{h} needs several rows of tiles");
+                let mut rows = Vec::new();
+                while let (Some(a), Some(b)) = (whole.next_batch(), streamed.next_batch()) {
+                    whole.accept(a.tiles.clone(), &made_up(&a, output)).unwrap();
+                    streamed.accept(b.tiles.clone(), &made_up(&b, output)).unwrap();
+                    if let Some(finished) = streamed.take_finished_rows() {
+                        assert_eq!(finished.first_row * w, rows.len());
+                        rows.extend(finished.values);
+                    }
+                }
+                streamed.check_complete().unwrap();
+                assert!(streamed.take_finished_rows().is_none());
+                assert_eq!(rows, whole.finish().unwrap().into_data(), "{w}x{h}, batch {batch}");
+            }
+        }
     }
 }

@@ -15,9 +15,15 @@
 //!
 //! Memory for a page of `N` pixels, besides the page itself and the network: `N`
 //! bytes while the network runs (and a band of the `f32` map, about two rows of
-//! tiles), `2N` during the post-processing, then `N` (the final image) and a byte
-//! for each pixel of one cell's bounding box. No `f32` map, cut, 16-bit levels or
-//! label image is ever whole.
+//! tiles), `2N` during the post-processing, then `N` (the final image), two bytes
+//! for each pixel of one cell's bounding box, the ROI set as it grows (a few dozen
+//! bytes a cell) and the statistics of the cells. No `f32` map, cut, 16-bit levels
+//! or label image is ever whole, except [`StreamedAnalysis::label_plane`]'s, for
+//! the label stack of a multi-page input.
+//!
+//! Each file is opened through an [`OpenResult`] and closed through it as written
+//! or not, so that a file system sink can write to a temporary name and keep only
+//! complete files.
 
 use std::io::{Seek, Write};
 
@@ -29,19 +35,41 @@ use crate::cells::cells_csv;
 use crate::cells::row_scan::{scan, CellScan};
 use crate::export::label_tiff::{write_label_tiff_rows, LabelPlane};
 use crate::export::outline::cell_outline;
-use crate::export::roi::roi_set;
+use crate::export::roi::roi_set_of;
 use crate::imageio::{PixelSize, PngRows};
 use crate::inference::ProbabilityRows;
 use crate::postprocess::tiled::{run_tiled, TileLayout, TiledPostprocess};
 use crate::raster::{GrayU8, Raster};
 use crate::{Error, Result};
 
-/// Opens the file of a result by its suffix (`prob.png`, ...).
+/// Opens the file of a result by its suffix (`prob.png`, ...), and closes it.
 pub trait OpenResult {
     /// Where the file is written.
     type File: Write + Seek + 'static;
-    /// Opens (creates) `<stem>.<suffix>`.
+    /// Opens (creates) the file of `suffix`.
     fn open(&mut self, suffix: &'static str) -> Result<Self::File>;
+    /// Called once the file of `suffix`, opened before, is no longer written to:
+    /// `complete` when all of it was written, else it is to be discarded. An error
+    /// fails the file.
+    fn close(&mut self, suffix: &'static str, complete: bool) -> Result<()>;
+}
+
+/// Closes the file of `suffix` through `open` after `written`: the failure, if any.
+fn close<O: OpenResult>(open: &mut O, suffix: &'static str, written: Result<()>) -> Option<FileFailure> {
+    let closed = match written {
+        Ok(()) => open.close(suffix, true),
+        Err(error) => {
+            // The write failed first: that is the failure to report.
+            let _ = open.close(suffix, false);
+            Err(error)
+        }
+    };
+    closed.err().map(|error| FileFailure { suffix, error })
+}
+
+/// A write error of a file as ours.
+fn cannot_write(e: std::io::Error) -> Error {
+    Error::invalid(format!("cannot write: {e}"))
 }
 
 /// A file being written, or why it is not.
@@ -98,15 +126,22 @@ impl<F: Write + Seek + 'static> ProbabilityStream<F> {
         }
     }
 
-    /// Takes the next rows of the map (they must follow the last ones).
+    /// Takes the next rows of the map (they must follow the last ones, whole rows
+    /// within the page).
     pub fn add(&mut self, rows: &ProbabilityRows) -> Result<()> {
-        if rows.width != self.width || rows.first_row * self.width != self.gray.len() {
+        if rows.width != self.width
+            || rows.first_row * self.width != self.gray.len()
+            || rows.values.len() % self.width.max(1) != 0
+            || self.gray.len() + rows.values.len() > self.width * self.height
+        {
             return Err(Error::invalid(format!(
-                "rows from {} of width {} do not follow the {} rows of width {} taken",
+                "{} values in rows from {} of width {} do not follow the {} rows of width {} taken of {}",
+                rows.values.len(),
                 rows.first_row,
                 rows.width,
                 self.gray.len() / self.width.max(1),
-                self.width
+                self.width,
+                self.height
             )));
         }
         for row in rows.rows() {
@@ -122,17 +157,30 @@ impl<F: Write + Seek + 'static> ProbabilityStream<F> {
         Ok(())
     }
 
-    /// Ends both files once every row is in: the post-processing's 8-bit input, and
-    /// the files that failed. Fails when rows are missing.
-    pub fn finish(self) -> Result<(GrayU8, Vec<FileFailure>)> {
-        let gray = GrayU8::new(self.width, self.height, self.gray)?;
-        let mut failures = Vec::new();
-        for (suffix, output) in [(PROB_SUFFIX, finished(self.prob)), (CUT_SUFFIX, finished(self.cut))] {
-            if let Err(error) = output {
-                failures.push(FileFailure { suffix, error });
-            }
+    /// Ends both files, closing them through `open`, once every row is in: the
+    /// post-processing's 8-bit input, and the files that failed. Fails when rows are
+    /// missing (the files are then closed as incomplete).
+    pub fn finish<O: OpenResult<File = F>>(self, open: &mut O) -> Result<(GrayU8, Vec<FileFailure>)> {
+        if self.gray.len() != self.width * self.height {
+            let missing = self.height - self.gray.len() / self.width.max(1);
+            self.abandon(open);
+            return Err(Error::invalid(format!("the probability map ended {missing} rows short")));
         }
+        let gray = GrayU8::new(self.width, self.height, self.gray)?;
+        let failures = [(PROB_SUFFIX, finished(self.prob)), (CUT_SUFFIX, finished(self.cut))]
+            .into_iter()
+            .filter_map(|(suffix, written)| close(open, suffix, written))
+            .collect();
         Ok((gray, failures))
+    }
+
+    /// Stops writing both files (the network failed) and closes them as incomplete.
+    pub fn abandon<O: OpenResult<File = F>>(self, open: &mut O) {
+        let (prob, cut) = (self.prob, self.cut);
+        drop((prob, cut));
+        for suffix in [PROB_SUFFIX, CUT_SUFFIX] {
+            let _ = open.close(suffix, false);
+        }
     }
 }
 
@@ -178,17 +226,16 @@ impl StreamedAnalysis {
         let mask = &self.postprocess.final_mask;
         let (width, height) = mask.dims();
         let mut failures = Vec::new();
-        let mut write = |suffix: &'static str, write: &mut dyn FnMut(O::File) -> Result<()>| {
-            if let Err(error) = open.open(suffix).and_then(write) {
-                failures.push(FileFailure { suffix, error });
-            }
+        let mut write = |suffix: &'static str, write: &mut dyn FnMut(O::File) -> Result<()>| match open.open(suffix) {
+            Ok(file) => failures.extend(close(open, suffix, write(file))),
+            Err(error) => failures.push(FileFailure { suffix, error }),
         };
         write(MASK_SUFFIX, &mut |file| {
             let mut png = PngRows::gray(file, width, height)?;
             (0..height).try_for_each(|y| png.write_row(mask.row(y)))?;
             png.finish()
         });
-        if self.cells.count() <= usize::from(u16::MAX) {
+        if LabelPlane::fits_u16(self.cells.count()) {
             write(LABELS_PNG_SUFFIX, &mut |file| {
                 let (mut png, mut rows, mut narrow) =
                     (PngRows::gray(file, width, height)?, self.label_rows(), Vec::new());
@@ -209,31 +256,36 @@ impl StreamedAnalysis {
         }
         write(CELLS_SUFFIX, &mut |mut file| {
             let csv = cells_csv(&self.cells.cells, self.pixel_size.as_ref());
-            file.write_all(csv.as_bytes()).map_err(|e| Error::invalid(format!("cannot write: {e}")))
+            file.write_all(csv.as_bytes()).map_err(cannot_write)
         });
         write(ROI_SET_SUFFIX, &mut |mut file| {
-            let outlines: Vec<_> = (self.cells.cells.iter().zip(&self.cells.first_pixels))
-                .map(|(c, &first)| cell_outline(mask, first, (c.x0, c.y0, c.x1, c.y1)))
-                .collect();
-            file.write_all(&roi_set(&outlines)?).map_err(|e| Error::invalid(format!("cannot write: {e}")))
+            let cells = &self.cells;
+            let outline = |k: usize| {
+                let c = &cells.cells[k];
+                cell_outline(mask, cells.first_pixels[k], (c.x0, c.y0, c.x1, c.y1))
+            };
+            file.write_all(&roi_set_of(cells.count(), outline)?).map_err(cannot_write)
         });
         failures
     }
 
-    /// The labels as one plane (16-bit when they fit), for the label stack of a
+    /// The labels as one whole plane (16-bit when they fit), for the label stack of a
     /// multi-page input.
-    pub fn label_plane(&self) -> LabelPlane {
+    pub fn label_plane(&self) -> Result<LabelPlane> {
         let (width, height) = self.postprocess.final_mask.dims();
         let mut rows = self.label_rows();
-        let mut labels = Vec::with_capacity(width * height);
-        while let Some(row) = rows.next_row() {
-            labels.extend_from_slice(row);
-        }
-        let labels = Raster::new(width, height, labels).expect("a label for each pixel");
-        if self.cells.count() <= usize::from(u16::MAX) {
-            LabelPlane::U16(labels.map(|l| l as u16))
+        if LabelPlane::fits_u16(self.cells.count()) {
+            let mut labels = Vec::with_capacity(width * height);
+            while let Some(row) = rows.next_row() {
+                labels.extend(row.iter().map(|&l| l as u16));
+            }
+            Ok(LabelPlane::U16(Raster::new(width, height, labels)?))
         } else {
-            LabelPlane::U32(labels)
+            let mut labels = Vec::with_capacity(width * height);
+            while let Some(row) = rows.next_row() {
+                labels.extend_from_slice(row);
+            }
+            Ok(LabelPlane::U32(Raster::new(width, height, labels)?))
         }
     }
 
@@ -294,6 +346,12 @@ mod tests {
             }
             Ok(MemoryFile { folder: self.clone(), suffix, bytes: Cursor::new(Vec::new()) })
         }
+        fn close(&mut self, suffix: &'static str, complete: bool) -> Result<()> {
+            if !complete {
+                self.0.borrow_mut().remove(suffix);
+            }
+            Ok(())
+        }
     }
 
     /// The streamed pipeline's files for `probability`, handed over in bands of `band` rows.
@@ -310,7 +368,7 @@ mod tests {
             let values = rows.clone().flat_map(|y| probability.row(y).to_vec()).collect();
             stream.add(&ProbabilityRows { first_row, width, values }).unwrap();
         }
-        let (gray, failures) = stream.finish().unwrap();
+        let (gray, failures) = stream.finish(&mut folder).unwrap();
         assert!(failures.is_empty());
         let analysis = analyse_streamed(gray, options, &TileLayout { core: 16, reach: 32 }).unwrap();
         assert!(analysis.write_files(&mut folder).is_empty());
@@ -337,7 +395,7 @@ mod tests {
             assert_eq!(analysis.threshold, whole.threshold);
             assert_eq!(analysis.cells.cells, whole.cells.cells);
             assert_eq!(*folder.0.borrow(), whole_files(&probability, &options));
-            assert_eq!(analysis.label_plane(), LabelPlane::of(&whole.cells));
+            assert_eq!(analysis.label_plane().unwrap(), LabelPlane::of(&whole.cells));
         }
     }
 
@@ -369,7 +427,10 @@ mod tests {
         let mut stream = ProbabilityStream::new(4, 3, &PipelineOptions::default(), &mut folder);
         assert!(stream.add(&ProbabilityRows { first_row: 1, width: 4, values: vec![0.5; 4] }).is_err());
         assert!(stream.add(&ProbabilityRows { first_row: 0, width: 3, values: vec![0.5; 3] }).is_err());
+        assert!(stream.add(&ProbabilityRows { first_row: 0, width: 4, values: vec![0.5; 6] }).is_err());
+        assert!(stream.add(&ProbabilityRows { first_row: 0, width: 4, values: vec![0.5; 16] }).is_err());
         stream.add(&ProbabilityRows { first_row: 0, width: 4, values: vec![0.5; 8] }).unwrap();
-        assert!(stream.finish().is_err());
+        assert!(stream.finish(&mut folder.clone()).is_err());
+        assert!(folder.0.borrow().is_empty(), "both files closed as incomplete, and gone");
     }
 }

@@ -111,15 +111,21 @@ fn a_result_file_that_cannot_be_written_is_reported_and_the_others_are_kept() {
     let dir = scratch("segment-one-fails");
     let input = dir.join("crop.png");
     unetseg::imageio::write_png_u8(&input, &unetseg::GrayU8::new(64, 48, crop(40, 300, 64, 48)).unwrap()).unwrap();
-    let out = dir.join("out");
-    // A folder where the ROI set should go.
-    std::fs::create_dir_all(out.join("crop.RoiSet.zip")).unwrap();
-    let output = unetseg(["segment".as_ref(), input.as_os_str(), "--out".as_ref(), out.as_os_str()]);
-    assert!(!output.status.success());
-    let message = stderr(&output);
-    assert!(message.contains("crop.RoiSet.zip: cannot write"), "{message}");
-    assert!(message.contains("1 result file(s) could not be written"), "{message}");
-    for suffix in ["prob.png", "cut.png", "mask.png", "labels.png", "cells.csv"] {
-        assert!(out.join(format!("crop.{suffix}")).is_file(), "crop.{suffix} is written all the same");
+    // Whole-image and streamed (each file under a temporary name until complete).
+    for tiled in ["never", "always"] {
+        let out = dir.join(tiled);
+        // A folder where the ROI set should go.
+        std::fs::create_dir_all(out.join("crop.RoiSet.zip")).unwrap();
+        let args = ["segment", "--tiled", tiled, "--out"];
+        let output = unetseg(args.iter().map(|a| a.as_ref()).chain([out.as_os_str(), input.as_os_str()]));
+        assert!(!output.status.success());
+        let message = stderr(&output);
+        assert!(message.contains("crop.RoiSet.zip: cannot write"), "{tiled}: {message}");
+        assert!(message.contains("1 result file(s) could not be written"), "{tiled}: {message}");
+        for suffix in ["prob.png", "cut.png", "mask.png", "labels.png", "cells.csv"] {
+            assert!(out.join(format!("crop.{suffix}")).is_file(), "{tiled}: crop.{suffix} is written all the same");
+        }
+        let names: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 6, "{tiled}: no partial file is left: {names:?}");
     }
 }
