@@ -14,7 +14,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openPage, dropFiles, download, decodePng, emPng, grayPng, nativeOutputs } from './helpers.mjs';
+import {
+  openPage, dropFiles, download, decodePng, emPng, emSamples, grayPng, nativeOutputs, recordWorkerMessages, tiff, workerMessages,
+} from './helpers.mjs';
 import { axe, assertTargets } from './features.mjs';
 
 const lastCard = (page) => page.locator('[data-testid=result]').last();
@@ -52,7 +54,7 @@ export function fineTuneTests({ browser, url, webgpu }) {
     let session;
     let dir;
     before(async () => {
-      session = await openPage(browser(), url());
+      session = await openPage(browser(), url(), recordWorkerMessages);
       dir = mkdtempSync(join(tmpdir(), 'unetseg-finetune-'));
     });
     after(async () => {
@@ -263,6 +265,44 @@ export function fineTuneTests({ browser, url, webgpu }) {
       // and then; harmless, and not this test's matter.
       const errors = session.errors.filter((e) => e !== 'Failed to load resource: net::ERR_FILE_NOT_FOUND');
       assert.deepEqual(errors, [], 'no page errors');
+    });
+
+    test('13: a page of a multi-page file cancelled before the file is segmented again keeps its result, and the worker skips it', async () => {
+      const { page } = session;
+      await page.getByTestId('clear-results').click();
+      const planes = [0, 1].map((k) => ({ width: S, height: S, bits: 8, samples: emSamples(S, S, 60 + 7 * k, 11) }));
+      await dropFiles(page, [image, { name: 'stack.tif', mimeType: 'image/tiff', buffer: tiff(planes) }], 3);
+      const cards = page.locator('[data-testid=result]');
+      const [first, second, kept] = [cards.nth(0), cards.nth(1), cards.nth(2)];
+      assert.match(await kept.locator('.result-name').textContent(), /stack\.tif — page 2 of 2/);
+      await page.waitForFunction((el) => el.dataset.annotation === 'saved', await first.elementHandle(), { timeout: 30_000 });
+      const before = (await download(page, kept.getByTestId('download-mask'))).bytes;
+      // When the run ends the three pages are queued again and tune.png's starts; the
+      // stack's second page is cancelled then, before the worker reaches the stack.
+      await page.evaluate(() => {
+        const status = document.querySelector('[data-testid=finetune-status]');
+        let ran = false;
+        new MutationObserver((_, observer) => {
+          ran ||= status.dataset.state === 'running';
+          if (!ran || status.dataset.state !== 'stopped') return;
+          observer.disconnect();
+          document.querySelectorAll('[data-testid=result]')[2].querySelector('[data-testid=cancel]').click();
+        }).observe(status, { attributes: true, childList: true, subtree: true });
+      });
+      await workerMessages(page);
+      await setSettings(page, { minutes: 30, steps: 2, lr: '0.001', batch: 1, crop: S });
+      await page.getByTestId('finetune-start').click();
+      await waitTuning(page, (d) => d.state === 'stopped');
+      await page.waitForFunction((el) => el.dataset.state === 'done' && el.querySelector('.fact-weights').textContent === 'fine-tuned.safetensors',
+        await second.elementHandle(), { timeout: 120_000 });
+
+      assert.equal(await kept.getAttribute('data-state'), 'done');
+      assert.match(await kept.locator('.result-message').textContent(), /^Segmenting again was cancelled: this is still the result of the previous weights\.$/);
+      assert.deepEqual((await download(page, kept.getByTestId('download-mask'))).bytes, before);
+      const messages = await workerMessages(page);
+      assert.ok(messages.some((m) => m.type === 'page-start' && m.page === 0), 'the first pages ran again');
+      assert.ok(!messages.some((m) => m.type === 'page-start' && m.page === 1), `the cancelled page did not run: ${JSON.stringify(messages)}`);
+      assert.ok(messages.some((m) => m.type === 'page-cancelled' && m.page === 1));
     });
   });
 }

@@ -501,3 +501,26 @@ export async function withoutIsolation(context) {
     await route.fulfill({ response, headers });
   });
 }
+
+/**
+ * Makes every Worker of the pages of `context` record the type and page of each
+ * message it sends (`workerMessages`): an `openPage` prepare step.
+ */
+export async function recordWorkerMessages(context) {
+  await context.addInitScript(() => {
+    const NativeWorker = window.Worker;
+    window.__workerMessages = [];
+    window.Worker = class extends NativeWorker {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('message', (e) => window.__workerMessages.push({ type: e.data?.type, page: e.data?.page }));
+      }
+    };
+  });
+}
+
+/** The messages recorded by `recordWorkerMessages` since the last call, `{ type, page }` each. */
+export async function workerMessages(page) {
+  return page.evaluate(() => window.__workerMessages.splice(0));
+}
+
