@@ -10,9 +10,10 @@
 //!    (`UNet::forward`, `UNETSEG_TRAIN_LAYERS=burn`), vs PyTorch;
 //! 3. peak resident memory (`/usr/bin/time -v`) and wall time of
 //!    `unetseg segment` on a 4096x4096 image (slice 24 tiled 8x8, mirrored so
-//!    that the seams look like tissue), default weights, with the tiled
-//!    post-processing (`--tiled always`, the default at that size) and the
-//!    whole-image one (`--tiled never`).
+//!    that the seams look like tissue; `UNETSEG_BENCH_SIDE=16384` for 32x32 tiles,
+//!    any multiple of 512), default weights, through the streamed pipeline
+//!    (`--tiled always`, the default at that size) and holding every step whole
+//!    (`--tiled never`), and whether the two wrote the same files.
 //!
 //! The peers come from scripts/bench_model_peers.py, run with the Python in
 //! `UNETSEG_PEERS_PYTHON` (default: .venv-peers/, made by scripts/peers-venv.sh); without
@@ -147,30 +148,32 @@ fn bench_finetune_step() -> Stats {
     time_runs(TRAIN_WARMUP, TRAIN_RUNS, &mut step)
 }
 
-/// Slice 24 repeated 8x8 times, every other copy mirrored, as a 4096x4096 PNG in `dir`.
-fn write_large_image(dir: &Path) -> PathBuf {
+/// Slice 24 repeated `copies x copies` times, every other copy mirrored, as a PNG in `dir`.
+fn write_large_image(dir: &Path, copies: usize) -> PathBuf {
     let slice =
         read_gray8(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/isbi2012/train/images/24.png")).expect("slice 24");
     let (w, h) = slice.dims();
-    let big = GrayU8::from_fn(8 * w, 8 * h, |x, y| {
+    let big = GrayU8::from_fn(copies * w, copies * h, |x, y| {
         let (tx, ty) = (x / w, y / h);
         let (sx, sy) = (x % w, y % h);
         slice.get(if tx % 2 == 1 { w - 1 - sx } else { sx }, if ty % 2 == 1 { h - 1 - sy } else { sy })
     });
-    let path = dir.join("tiled-4096.png");
+    let path = dir.join(format!("tiled-{}.png", copies * w));
     write_png_u8(&path, &big).expect("write the large image");
     path
 }
 
 fn bench_segment_memory() {
+    let side: usize = std::env::var("UNETSEG_BENCH_SIDE").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
+    let size = format!("{side}x{side}");
     let time = Path::new("/usr/bin/time");
     if !time.exists() {
-        println!("segment 4096x4096: skipped (no /usr/bin/time)");
+        println!("segment {size}: skipped (no /usr/bin/time)");
         return;
     }
     let dir = std::env::temp_dir().join(format!("unetseg-bench-model-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch folder");
-    let image = write_large_image(&dir);
+    let image = write_large_image(&dir, (side / 512).max(1));
     for tiled in ["always", "never"] {
         let start = Instant::now();
         let output = Command::new(time)
@@ -190,13 +193,30 @@ fn bench_segment_memory() {
             .and_then(|v| v.trim().parse::<f64>().ok());
         match (output.status.success(), peak_kb) {
             (true, Some(kb)) => println!(
-                "segment 4096x4096 (default weights, --tiled {tiled}): peak RSS {:.0} MiB, wall {wall:.1} s ({})",
+                "segment {size} (default weights, --tiled {tiled}): peak RSS {:.0} MiB, wall {wall:.1} s ({})",
                 kb / 1024.0,
                 String::from_utf8_lossy(&output.stdout).trim()
             ),
-            _ => println!("segment 4096x4096 --tiled {tiled} failed: {report}"),
+            _ => println!("segment {size} --tiled {tiled} failed: {report}"),
         }
     }
+    let files = |tiled: &str| {
+        let mut files: Vec<_> = std::fs::read_dir(dir.join(tiled))
+            .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    let names = files("always");
+    let same = names == files("never")
+        && names.iter().all(|name| {
+            std::fs::read(dir.join("always").join(name)).ok() == std::fs::read(dir.join("never").join(name)).ok()
+        });
+    println!(
+        "  the {} files of both ways are {}",
+        names.len(),
+        if same { "byte for byte the same" } else { "NOT the same" }
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
