@@ -42,6 +42,23 @@ async function setSettings(page, settings) {
 }
 
 /**
+ * Clicks Cancel on result card `index` in the moment a fine-tuning run that has
+ * started ends (its status goes to stopped), when its results are queued again.
+ */
+async function cancelWhenTuningStops(page, index) {
+  await page.evaluate((index) => {
+    const status = document.querySelector('[data-testid=finetune-status]');
+    let ran = false;
+    new MutationObserver((_, observer) => {
+      ran ||= status.dataset.state === 'running';
+      if (!ran || status.dataset.state !== 'stopped') return;
+      observer.disconnect();
+      document.querySelectorAll('[data-testid=result]')[index].querySelector('[data-testid=cancel]').click();
+    }).observe(status, { attributes: true, childList: true, subtree: true });
+  }, index);
+}
+
+/**
  * The fine-tuning tests on the page at `url()` in `browser()` (set up by the
  * caller's `before`). `webgpu`: the engine is WebGPU (smaller images and crops).
  */
@@ -237,16 +254,7 @@ export function fineTuneTests({ browser, url, webgpu }) {
       };
       // When the run ends, both pages are queued again and the first one starts; the
       // second is cancelled in that same moment, before the worker could reach it.
-      await page.evaluate(() => {
-        const status = document.querySelector('[data-testid=finetune-status]');
-        let ran = false;
-        new MutationObserver((_, observer) => {
-          ran ||= status.dataset.state === 'running';
-          if (!ran || status.dataset.state !== 'stopped') return;
-          observer.disconnect();
-          document.querySelectorAll('[data-testid=result]')[1].querySelector('[data-testid=cancel]').click();
-        }).observe(status, { attributes: true, childList: true, subtree: true });
-      });
+      await cancelWhenTuningStops(page, 1);
       await setSettings(page, { minutes: 30, steps: 2, lr: '0.001', batch: 1, crop: S });
       await page.getByTestId('finetune-start').click();
       await waitTuning(page, (d) => d.state === 'stopped');
@@ -279,16 +287,7 @@ export function fineTuneTests({ browser, url, webgpu }) {
       const before = (await download(page, kept.getByTestId('download-mask'))).bytes;
       // When the run ends the three pages are queued again and tune.png's starts; the
       // stack's second page is cancelled then, before the worker reaches the stack.
-      await page.evaluate(() => {
-        const status = document.querySelector('[data-testid=finetune-status]');
-        let ran = false;
-        new MutationObserver((_, observer) => {
-          ran ||= status.dataset.state === 'running';
-          if (!ran || status.dataset.state !== 'stopped') return;
-          observer.disconnect();
-          document.querySelectorAll('[data-testid=result]')[2].querySelector('[data-testid=cancel]').click();
-        }).observe(status, { attributes: true, childList: true, subtree: true });
-      });
+      await cancelWhenTuningStops(page, 2);
       await workerMessages(page);
       await setSettings(page, { minutes: 30, steps: 2, lr: '0.001', batch: 1, crop: S });
       await page.getByTestId('finetune-start').click();
